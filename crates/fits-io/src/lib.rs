@@ -1,1 +1,150 @@
-//! placeholder
+//! Storage drivers: the byte transport under FITS readers, with no knowledge of FITS.
+//!
+//! A [`StorageDriver`] serves byte ranges of one object (a local file, an
+//! HTTP resource, an S3 object). Its contract:
+//!
+//! - `read_range(a..b)` returns exactly `b - a` bytes, or an error; never fewer, never other bytes.
+//! - A range past the end of the object is an [`Error::OutOfRange`].
+//! - Every method takes `&self`, so reads may run concurrently.
+//! - Errors name the driver and the location.
+//!
+//! Wrappers (a profiler, a cache, a throttle) are drivers that hold a driver.
+//!
+//! ```
+//! use fits_io::{MemoryDriver, StorageDriver};
+//! # tokio_test();
+//! # fn tokio_test() {
+//! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! # rt.block_on(async {
+//! let driver = MemoryDriver::new("example", vec![1u8, 2, 3, 4, 5]);
+//! let bytes = driver.read_range(1..4).await.unwrap();
+//! assert_eq!(&bytes[..], &[2, 3, 4]);
+//! let parts = driver.read_ranges(&[0..1, 4..5]).await.unwrap();
+//! assert_eq!(&parts[1][..], &[5]);
+//! # });
+//! # }
+//! ```
+
+mod error;
+mod local;
+mod memory;
+pub mod plan;
+
+pub use error::{Error, Result};
+pub use local::LocalDriver;
+pub use memory::MemoryDriver;
+pub use plan::ReadOptions;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// What a driver knows of an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Size in bytes.
+    pub size: u64,
+    /// A version tag that changes when the object changes (HTTP ETag, S3 ETag, or a local stand-in).
+    pub etag: Option<String>,
+    /// Last modification time, when known.
+    pub last_modified: Option<SystemTime>,
+}
+
+/// Byte access to one object.
+///
+/// Implementors provide [`stat`](StorageDriver::stat) and
+/// [`read_range`](StorageDriver::read_range); the other methods have
+/// defaults that remote drivers keep and local drivers override.
+#[async_trait]
+pub trait StorageDriver: Send + Sync + fmt::Debug {
+    /// A short name of the driver kind: `local`, `memory`, `http`, `s3`, or a wrapper's name.
+    fn name(&self) -> &'static str;
+
+    /// The path or URL, for messages.
+    fn location(&self) -> &str;
+
+    /// Size and version of the object.
+    async fn stat(&self) -> Result<ObjectInfo>;
+
+    /// Exactly the bytes of `range`.
+    async fn read_range(&self, range: Range<u64>) -> Result<Bytes>;
+
+    /// The object's info and its first `len` bytes (fewer if the object is
+    /// shorter). Remote drivers answer both from one request.
+    async fn read_head(&self, len: u64) -> Result<(ObjectInfo, Bytes)> {
+        let info = self.stat().await?;
+        let bytes = self.read_range(0..len.min(info.size)).await?;
+        Ok((info, bytes))
+    }
+
+    /// The bytes of every range, in the order given. The default plans the
+    /// requests with [`read_options`](StorageDriver::read_options) (merging
+    /// nearby ranges, splitting long ones) and runs them concurrently.
+    async fn read_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        plan::read_planned(self, ranges, &self.read_options()).await
+    }
+
+    /// How [`read_ranges`](StorageDriver::read_ranges) plans requests.
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions::default()
+    }
+}
+
+#[async_trait]
+impl<D: StorageDriver + ?Sized> StorageDriver for Arc<D> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn location(&self) -> &str {
+        (**self).location()
+    }
+    async fn stat(&self) -> Result<ObjectInfo> {
+        (**self).stat().await
+    }
+    async fn read_range(&self, range: Range<u64>) -> Result<Bytes> {
+        (**self).read_range(range).await
+    }
+    async fn read_head(&self, len: u64) -> Result<(ObjectInfo, Bytes)> {
+        (**self).read_head(len).await
+    }
+    async fn read_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        (**self).read_ranges(ranges).await
+    }
+    fn read_options(&self) -> ReadOptions {
+        (**self).read_options()
+    }
+}
+
+/// Checks a range against an object size, as every driver must.
+pub fn check_range(location: &str, range: &Range<u64>, size: u64) -> Result<()> {
+    if range.start > range.end || range.end > size {
+        return Err(Error::OutOfRange { location: location.to_string(), range: range.clone(), size });
+    }
+    Ok(())
+}
+
+/// Options for [`open`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct OpenOptions {}
+
+/// Opens a driver for a source: a path, `file://` URL, `http(s)://` URL or `s3://bucket/key`.
+pub async fn open(source: &str, _options: &OpenOptions) -> Result<Arc<dyn StorageDriver>> {
+    let lower = source.to_ascii_lowercase();
+    if let Some(path) = source.strip_prefix("file://") {
+        return Ok(Arc::new(LocalDriver::open(path)?));
+    }
+    if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("s3://") {
+        return Err(Error::UnsupportedSource {
+            location: source.to_string(),
+            reason: "remote sources are not available in this build".into(),
+        });
+    }
+    if let Some((scheme, _)) = source.split_once("://") {
+        return Err(Error::UnsupportedSource { location: source.to_string(), reason: format!("unknown scheme {scheme:?}") });
+    }
+    Ok(Arc::new(LocalDriver::open(source)?))
+}
