@@ -56,6 +56,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// The HDU has no data array (`NAXIS = 0`).
+    #[error("{location}: HDU {hdu} has no data (NAXIS = 0)")]
+    NoData {
+        /// Path or URL.
+        location: String,
+        /// HDU index.
+        hdu: usize,
+    },
+
     /// The operation is not available for this HDU.
     #[error("{location}: HDU {hdu}: {what} is not supported")]
     Unsupported {

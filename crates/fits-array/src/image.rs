@@ -328,6 +328,9 @@ impl<D: Dimension> Section<D> {
                 what: "reading tile-compressed image data (the image is recognised: shape and header are available)".into(),
             });
         }
+        if self.image.ndim() == 0 {
+            return Err(Error::NoData { location: hdu.location().to_string(), hdu: hdu.index() });
+        }
         let sel: Vec<AxisRange> = self.axes.iter().map(Sel::ascending).collect();
         let values = read_selection::<T>(hdu, self.image.shape(), hdu.layout().data_start, &sel, conv).await?;
         let dims: Vec<usize> = sel.iter().map(|s| s.len).collect();

@@ -27,6 +27,7 @@ mod groups;
 mod image;
 pub mod plan;
 mod read;
+mod spec;
 mod stats;
 mod write;
 
@@ -36,6 +37,7 @@ pub use error::{Error, Result};
 pub use fits::{Fits, Hdu, HduSelector, MAX_GUNZIP_BYTES};
 pub use groups::Groups;
 pub use image::{AxisSelection, Image, Planes, Section};
+pub use spec::parse_section_spec;
 pub use stats::Stats;
 pub use write::{ImageWriter, WriteOptions, file_size, write_file};
 

@@ -129,3 +129,12 @@ async fn tables_are_not_images() {
     let e = fits.hdu("NOPE").unwrap_err().to_string();
     assert!(e.contains("no HDU \"NOPE\"") && e.contains("2 HDUs"), "{e}");
 }
+
+#[tokio::test]
+async fn headers_without_data_say_so() {
+    let fits = Fits::open(&format!("{}/../../testdata/corpus/o4sp040b0_raw.fits", env!("CARGO_MANIFEST_DIR"))).await.unwrap();
+    let img = fits.image(0).unwrap();
+    assert_eq!((img.ndim(), img.len()), (0, 0));
+    let e = img.read::<f32>().await.unwrap_err().to_string();
+    assert!(e.contains("HDU 0 has no data (NAXIS = 0)"), "{e}");
+}

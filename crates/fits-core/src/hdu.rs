@@ -228,9 +228,9 @@ impl ImageInfo {
         ImageInfo::from_header(&crate::compressed::image_header(table)?)
     }
 
-    /// Number of elements.
+    /// Number of elements (0 when `NAXIS = 0`: FITS has no data there, unlike a 0-d array).
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        if self.shape.is_empty() { 0 } else { self.shape.iter().product() }
     }
 
     /// Whether the image has no elements.

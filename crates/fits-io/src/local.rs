@@ -129,6 +129,11 @@ impl StorageDriver for LocalDriver {
         self.slice(range)
     }
 
+    fn read_options(&self) -> crate::ReadOptions {
+        // Local bytes cost no round trip: every range is its own zero-copy read.
+        crate::ReadOptions::exact()
+    }
+
     async fn read_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         ranges.iter().map(|r| self.slice(r.clone())).collect()
     }

@@ -43,6 +43,11 @@ impl StorageDriver for MemoryDriver {
         Ok(self.data.slice(range.start as usize..range.end as usize))
     }
 
+    fn read_options(&self) -> crate::ReadOptions {
+        // Local bytes cost no round trip: every range is its own zero-copy read.
+        crate::ReadOptions::exact()
+    }
+
     async fn read_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let mut out = Vec::with_capacity(ranges.len());
         for r in ranges {

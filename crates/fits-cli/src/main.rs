@@ -1,0 +1,109 @@
+//! The `fits` command-line tool: inspect, cut and summarize FITS files, local or remote.
+
+mod commands;
+mod demo;
+mod source;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Inspect, cut and summarize FITS files, local or remote.
+#[derive(Debug, Parser)]
+#[command(name = "fits", version, about, long_about = None)]
+struct Cli {
+    /// Print every request (offset, length, time) and a summary on stderr.
+    #[arg(long, global = true)]
+    profile: bool,
+    /// Write the request log as JSON to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    profile_json: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// One line per HDU: index, name, kind, shape, dtype.
+    Info {
+        /// A path, file://, http(s):// or s3:// source.
+        src: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The header cards of an HDU as 80-column text.
+    Header {
+        /// A path, file://, http(s):// or s3:// source.
+        src: String,
+        /// HDU index, EXTNAME or EXTNAME,EXTVER (default: the first HDU with data).
+        #[arg(long)]
+        hdu: Option<String>,
+    },
+    /// Where each HDU's header and data lie: header_start, data_start, data_len, data_span.
+    Layout {
+        /// A path, file://, http(s):// or s3:// source.
+        src: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a section of an image to a new FITS file (WCS shifted, checksums set).
+    Cutout {
+        /// A path, file://, http(s):// or s3:// source.
+        src: String,
+        /// HDU index, EXTNAME or EXTNAME,EXTVER (default: the first HDU with data).
+        #[arg(long)]
+        hdu: Option<String>,
+        /// numpy order, 0-based, half-open: `1600:1950,2000:2250`, `0,:,:`, `::2,-100:`.
+        #[arg(long, value_name = "SPEC")]
+        section: Option<String>,
+        /// Output file.
+        #[arg(short = 'o', long = "output", value_name = "OUT.fits")]
+        output: PathBuf,
+        /// Replace OUT if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Statistics of the physical values of an image or a section of it.
+    Stats {
+        /// A path, file://, http(s):// or s3:// source.
+        src: String,
+        /// HDU index, EXTNAME or EXTNAME,EXTVER (default: the first HDU with data).
+        #[arg(long)]
+        hdu: Option<String>,
+        /// numpy order, 0-based, half-open: `1600:1950,2000:2250`, `0,:,:`, `::2,-100:`.
+        #[arg(long, value_name = "SPEC")]
+        section: Option<String>,
+        /// One result per plane along the first axis, streamed plane by plane.
+        #[arg(long)]
+        per_plane: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The main job on a built-in sample, served over loopback: shows what a cutout costs.
+    Demo {
+        /// Keep the generated sample in this folder instead of a temporary one.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

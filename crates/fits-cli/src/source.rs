@@ -1,0 +1,79 @@
+//! Opening sources for a command, with the profiler wrapped around the driver when asked.
+
+use anyhow::{Context, Result};
+use fits::bench::{ProfileReport, Profiler};
+use fits::{Fits, HduSelector, Image};
+use fits::io::StorageDriver;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What one command run opened, and how it is being measured.
+#[derive(Debug)]
+pub(crate) struct Session {
+    profile: bool,
+    profile_json: Option<PathBuf>,
+    profilers: Vec<Arc<Profiler>>,
+}
+
+impl Session {
+    pub(crate) fn new(profile: bool, profile_json: Option<PathBuf>) -> Session {
+        Session { profile, profile_json, profilers: Vec::new() }
+    }
+
+    fn profiling(&self) -> bool {
+        self.profile || self.profile_json.is_some()
+    }
+
+    /// Opens a source; its warnings go to stderr.
+    pub(crate) async fn open(&mut self, src: &str) -> Result<Fits> {
+        let mut driver: Arc<dyn StorageDriver> = fits::io::open(src, &Default::default()).await?;
+        if self.profiling() {
+            let p = Profiler::new(driver);
+            self.profilers.push(p.clone());
+            driver = p;
+        }
+        let fits = Fits::from_driver(driver).await?;
+        for w in fits.warnings() {
+            eprintln!("warning: {}: {w}", fits.location());
+        }
+        Ok(fits)
+    }
+
+    /// The combined report of every profiled source.
+    pub(crate) fn report(&self) -> Option<ProfileReport> {
+        let mut reports = self.profilers.iter().map(|p| p.report());
+        let mut first = reports.next()?;
+        for r in reports {
+            first.requests += r.requests;
+            first.bytes += r.bytes;
+            first.wall_s = first.wall_s.max(r.wall_s);
+            first.log.extend(r.log);
+        }
+        Some(first)
+    }
+
+    /// Prints and writes the profile, as the flags ask.
+    pub(crate) fn finish(&self) -> Result<()> {
+        let Some(report) = self.report() else { return Ok(()) };
+        if self.profile {
+            eprint!("{}", report.render());
+        }
+        if let Some(path) = &self.profile_json {
+            std::fs::write(path, report.to_json()).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The HDU a command works on: the one asked for, or the first with data.
+pub(crate) fn select<'a>(fits: &'a Fits, hdu: Option<&str>) -> Result<&'a fits::Hdu> {
+    Ok(match hdu {
+        Some(sel) => fits.hdu(HduSelector::parse(sel))?,
+        None => fits.first_data_hdu(),
+    })
+}
+
+/// The image a command works on.
+pub(crate) fn select_image(fits: &Fits, hdu: Option<&str>) -> Result<Image> {
+    Ok(select(fits, hdu)?.image()?)
+}
