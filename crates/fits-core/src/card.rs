@@ -197,7 +197,10 @@ impl Card {
         let room = CARD_LEN - prefix.len() - 2;
         if escaped_len <= room {
             let quoted = format!("'{:<8}'", s.replace('\'', "''"));
-            let mut line = format!("{prefix}{quoted}");
+            // Pad the value field to 20 columns as cfitsio and astropy do (comments then start in
+            // column 32): readers that re-format a card, as astropy does when it checks CHECKSUM,
+            // then reproduce these exact bytes.
+            let mut line = if self.hierarch { format!("{prefix}{quoted}") } else { format!("{prefix}{quoted:<20}") };
             append_comment(&mut line, comment);
             return pad_record(&line).to_vec();
         }
@@ -419,6 +422,8 @@ mod tests {
         assert_eq!(&r[..], &rec("NAXIS   =                    2 / number of axes")[..]);
         let c = Card::new("EXTNAME", "SCI");
         assert_eq!(&c.to_records().unwrap()[..], &rec("EXTNAME = 'SCI     '")[..]);
+        let c = Card::new("CHECKSUM", "0000000000000000").with_comment("HDU checksum");
+        assert_eq!(&c.to_records().unwrap()[..], &rec("CHECKSUM= '0000000000000000'   / HDU checksum")[..]);
         let c = Card::new("SIMPLE", true);
         assert_eq!(&c.to_records().unwrap()[..], &rec("SIMPLE  =                    T")[..]);
         let c = Card::new("UNDEF", Value::Undefined).with_comment("x");

@@ -91,6 +91,19 @@ pub trait StorageDriver: Send + Sync + fmt::Debug {
     fn read_options(&self) -> ReadOptions {
         ReadOptions::default()
     }
+
+    /// Synchronous access, for drivers whose reads never wait on a network
+    /// (local files, memory). Readers use it to fill output buffers directly
+    /// from several threads. Remote drivers and wrappers return `None`.
+    fn as_sync(&self) -> Option<&dyn SyncRead> {
+        None
+    }
+}
+
+/// Reads that complete without waiting on a network: a local file's `pread`, a copy from memory.
+pub trait SyncRead: Send + Sync {
+    /// Fills `buf` with the bytes at `offset..offset + buf.len()`, exactly, or fails.
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
 }
 
 #[async_trait]
@@ -115,6 +128,9 @@ impl<D: StorageDriver + ?Sized> StorageDriver for Arc<D> {
     }
     fn read_options(&self) -> ReadOptions {
         (**self).read_options()
+    }
+    fn as_sync(&self) -> Option<&dyn SyncRead> {
+        (**self).as_sync()
     }
 }
 

@@ -9,7 +9,8 @@
 //! makes reads of the lost pages fault; FITS files are not rewritten in place
 //! by readers, and writers here replace files by renaming.
 
-use crate::{Error, ObjectInfo, Result, StorageDriver, check_range};
+use crate::{Error, ObjectInfo, Result, StorageDriver, SyncRead, check_range};
+use std::os::unix::fs::FileExt;
 use async_trait::async_trait;
 use bytes::Bytes;
 use memmap2::{Mmap, UncheckedAdvice};
@@ -27,6 +28,7 @@ const RELEASE_THRESHOLD: usize = 1 << 20;
 pub struct LocalDriver {
     path: PathBuf,
     location: String,
+    file: File,
     map: Option<Arc<Mmap>>,
     info: ObjectInfo,
 }
@@ -57,7 +59,7 @@ impl LocalDriver {
         let etag = modified
             .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|d| format!("{:x}-{:x}", d.as_nanos(), size));
-        Ok(LocalDriver { path, location, map, info: ObjectInfo { size, etag, last_modified: modified } })
+        Ok(LocalDriver { path, location, file, map, info: ObjectInfo { size, etag, last_modified: modified } })
     }
 
     /// The file's path.
@@ -137,6 +139,19 @@ impl StorageDriver for LocalDriver {
     async fn read_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         ranges.iter().map(|r| self.slice(r.clone())).collect()
     }
+
+    fn as_sync(&self) -> Option<&dyn SyncRead> {
+        Some(self)
+    }
+}
+
+impl SyncRead for LocalDriver {
+    /// `pread` straight into the caller's buffer: no mapping, nothing left resident in the process.
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let range = offset..offset.saturating_add(buf.len() as u64);
+        check_range(&self.location, &range, self.info.size)?;
+        self.file.read_exact_at(buf, offset).map_err(|e| Error::from_io("local", &self.location, e))
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +172,10 @@ mod tests {
         assert_eq!(&big[..], &data[5..2_900_000]);
         drop(big); // releases pages; the data must still read back the same
         let again = d.read_ranges(&[0..3, 2_999_990..3_000_000]).await.unwrap();
+        let mut buf = vec![0u8; 1000];
+        d.as_sync().unwrap().read_into(1_000_000, &mut buf).unwrap();
+        assert_eq!(&buf[..], &data[1_000_000..1_001_000]);
+        assert!(d.as_sync().unwrap().read_into(2_999_500, &mut buf).is_err());
         assert_eq!(&again[1][..], &data[2_999_990..]);
         let e = d.read_range(2_999_999..3_000_001).await.unwrap_err().to_string();
         assert!(e.contains("f.bin") && e.contains("3000000 bytes"), "{e}");

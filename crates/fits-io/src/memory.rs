@@ -1,6 +1,6 @@
 //! A driver over bytes held in memory: for tests, decompressed files and small objects.
 
-use crate::{ObjectInfo, Result, StorageDriver, check_range};
+use crate::{ObjectInfo, Result, StorageDriver, SyncRead, check_range};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::ops::Range;
@@ -54,5 +54,18 @@ impl StorageDriver for MemoryDriver {
             out.push(self.read_range(r.clone()).await?);
         }
         Ok(out)
+    }
+
+    fn as_sync(&self) -> Option<&dyn SyncRead> {
+        Some(self)
+    }
+}
+
+impl SyncRead for MemoryDriver {
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let range = offset..offset.saturating_add(buf.len() as u64);
+        check_range(&self.location, &range, self.data.len() as u64)?;
+        buf.copy_from_slice(&self.data[offset as usize..range.end as usize]);
+        Ok(())
     }
 }
