@@ -1,9 +1,132 @@
-//! `fits demo`: the main job on a built-in sample.
+//! `fits demo`: the main job on a built-in sample: open, list, cut out, check, summarize, and show what it cost.
 
+use crate::commands::section_of;
 use crate::source::Session;
-use anyhow::Result;
-use std::path::PathBuf;
+use anyhow::{Context, Result};
+use fits::core::write::image_header;
+use fits::core::{Card, DType};
+use fits::{Fits, ImageWriter, Stats, WriteOptions};
+use std::path::{Path, PathBuf};
 
-pub(crate) async fn run(_session: &mut Session, _keep: Option<PathBuf>) -> Result<()> {
-    anyhow::bail!("demo: not written yet")
+/// Side of the square sample image.
+const SIDE: usize = 2048;
+/// The cutout the demo takes (numpy order).
+const SECTION: &str = "900:1250,1000:1250";
+
+/// Writes the sample: a drizzled-like float32 image with a TAN WCS, sky noise and stars.
+fn write_sample(path: &Path) -> Result<()> {
+    let mut h = image_header(DType::F32, &[SIDE, SIDE], true);
+    for (k, v) in [
+        ("OBJECT", fits::core::Value::from("DEMO-FIELD")),
+        ("BUNIT", "ELECTRONS/S".into()),
+        ("CTYPE1", "RA---TAN".into()),
+        ("CTYPE2", "DEC--TAN".into()),
+        ("CRPIX1", 1024.5f64.into()),
+        ("CRPIX2", 1024.5f64.into()),
+        ("CRVAL1", 150.421375f64.into()),
+        ("CRVAL2", 2.422383f64.into()),
+        ("CD1_1", (-8.3333e-6f64).into()),
+        ("CD1_2", 0.0f64.into()),
+        ("CD2_1", 0.0f64.into()),
+        ("CD2_2", 8.3333e-6f64.into()),
+    ] {
+        h.push(Card::new(k, v));
+    }
+    let mut w = ImageWriter::create(path, h, WriteOptions { overwrite: true })?;
+    let stars: Vec<(f64, f64, f64)> = (0..600u64)
+        .map(|k| (unit(1, k) * SIDE as f64, unit(2, k) * SIDE as f64, 1.0 + 60.0 * unit(3, k).powi(5)))
+        .collect();
+    let mut row = vec![0f32; SIDE];
+    for y in 0..SIDE {
+        for (x, v) in row.iter_mut().enumerate() {
+            *v = (0.02 + 0.01 * (unit(4, (y * SIDE + x) as u64) - 0.5)) as f32;
+        }
+        for &(sx, sy, amp) in stars.iter().filter(|s| (s.1 - y as f64).abs() < 6.0) {
+            let lo = (sx as usize).saturating_sub(6);
+            for (x, v) in row.iter_mut().enumerate().take((sx as usize + 7).min(SIDE)).skip(lo) {
+                let r2 = (x as f64 - sx).powi(2) + (y as f64 - sy).powi(2);
+                *v += (amp * (-r2 / 5.0).exp()) as f32;
+            }
+        }
+        w.write(&row)?;
+    }
+    Ok(w.finish()?)
+}
+
+/// A deterministic value in [0, 1).
+fn unit(seed: u64, i: u64) -> f64 {
+    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 31)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+pub(crate) async fn run(session: &mut Session, keep: Option<PathBuf>) -> Result<()> {
+    let tmp;
+    let dir = match keep {
+        Some(d) => {
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            d
+        }
+        None => {
+            tmp = tempfile::tempdir().context("creating a temporary folder")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let sample = dir.join("demo_sample.fits");
+    write_sample(&sample)?;
+    let size = std::fs::metadata(&sample)?.len();
+    println!("1. wrote the sample {} ({:.1} MB, {SIDE}x{SIDE} float32, TAN WCS)", sample.display(), size as f64 / 1e6);
+
+    let src = sample.display().to_string();
+    let fits: Fits = session.open(&src).await?;
+    let image = fits.image(0)?;
+    println!("2. opened it: {} HDU, image {:?} {}", fits.len(), image.shape(), image.dtype());
+
+    let cut = dir.join("demo_cutout.fits");
+    let section = section_of(&image, Some(SECTION))?;
+    let ranges = section.byte_ranges();
+    let touched: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+    let summary = fits::write_cutout(&section, &cut, WriteOptions { overwrite: true }).await?;
+    println!(
+        "3. cut out [{SECTION}]: {} rows read, {:.1} kB of {:.1} MB; wrote {} ({} bytes)",
+        ranges.len(),
+        touched as f64 / 1e3,
+        size as f64 / 1e6,
+        cut.display(),
+        summary.file_bytes
+    );
+
+    let out = Fits::open(&cut.display().to_string()).await?;
+    let hdu = out.hdu(0)?;
+    let v = hdu.verify_checksums().await?;
+    let crpix1 = hdu.header().float("CRPIX1")?.unwrap_or(f64::NAN);
+    let crpix2 = hdu.header().float("CRPIX2")?.unwrap_or(f64::NAN);
+    println!(
+        "4. checked the cutout: CHECKSUM {}, DATASUM {}; CRPIX shifted to ({crpix1}, {crpix2})",
+        ok(v.checksum),
+        ok(v.datasum)
+    );
+
+    let data = out.image(0)?.read::<f32>().await?;
+    let s = Stats::of(data.as_slice().unwrap_or(&[]));
+    println!(
+        "5. statistics of the cutout: count {} mean {:.5} std {:.5} min {:.5} max {:.3}",
+        s.count,
+        s.mean(),
+        s.std(),
+        s.min,
+        s.max
+    );
+    if let Some(report) = session.report() {
+        println!("6. requests to the source: {}", report.summary());
+    }
+    Ok(())
+}
+
+fn ok(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "valid",
+        Some(false) => "INVALID",
+        None => "absent",
+    }
 }
