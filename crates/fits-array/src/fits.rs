@@ -46,7 +46,11 @@ impl Fits {
     pub async fn from_driver(driver: Arc<dyn StorageDriver>) -> Result<Fits> {
         let (info, head) = driver.read_head(fits_core::DEFAULT_HEADER_READ).await?;
         if head.starts_with(&[0x1f, 0x8b]) {
-            let whole = if head.len() as u64 == info.size { head } else { driver.read_range(0..info.size).await? };
+            let whole = if head.len() as u64 == info.size {
+                head
+            } else {
+                driver.read_range(0..info.size).await?
+            };
             let location = driver.location().to_string();
             let data = gunzip(&location, &whole)?;
             let inner: Arc<dyn StorageDriver> = Arc::new(MemoryDriver::new(location, data));
@@ -55,7 +59,9 @@ impl Fits {
         let location: Arc<str> = driver.location().into();
         let mut decoder = IndexDecoder::new(info.size);
         if !head.is_empty() {
-            decoder.push(0, head).map_err(|e| Error::format(&location, e))?;
+            decoder
+                .push(0, head)
+                .map_err(|e| Error::format(&location, e))?;
         }
         loop {
             match decoder.step().map_err(|e| Error::format(&location, e))? {
@@ -63,17 +69,34 @@ impl Fits {
                 Step::Need(ranges) => {
                     let parts = driver.read_ranges(&ranges).await?;
                     for (r, bytes) in ranges.iter().zip(parts) {
-                        decoder.push(r.start, bytes).map_err(|e| Error::format(&location, e))?;
+                        decoder
+                            .push(r.start, bytes)
+                            .map_err(|e| Error::format(&location, e))?;
                     }
                 }
             }
         }
-        let FileIndex { hdus, file_len, warnings } = decoder.finish().map_err(|e| Error::format(&location, e))?;
+        let FileIndex {
+            hdus,
+            file_len,
+            warnings,
+        } = decoder.finish().map_err(|e| Error::format(&location, e))?;
         let hdus = hdus
             .into_iter()
-            .map(|entry| Hdu { entry: Arc::new(entry), driver: driver.clone(), location: location.clone(), file_len })
+            .map(|entry| Hdu {
+                entry: Arc::new(entry),
+                driver: driver.clone(),
+                location: location.clone(),
+                file_len,
+            })
             .collect();
-        Ok(Fits { location, driver, hdus, warnings, file_len })
+        Ok(Fits {
+            location,
+            driver,
+            hdus,
+            warnings,
+            file_len,
+        })
     }
 
     /// The path or URL.
@@ -133,7 +156,10 @@ impl Fits {
 
     /// The first HDU that holds data (the CLI's default), or HDU 0 if none does.
     pub fn first_data_hdu(&self) -> &Hdu {
-        self.hdus.iter().find(|h| h.layout().data_len > 0).unwrap_or(&self.hdus[0])
+        self.hdus
+            .iter()
+            .find(|h| h.layout().data_len > 0)
+            .unwrap_or(&self.hdus[0])
     }
 
     /// The image of an HDU (see [`Fits::hdu`] for selectors).
@@ -145,7 +171,13 @@ impl Fits {
         let names: Vec<String> = self
             .hdus
             .iter()
-            .map(|h| if h.name().is_empty() { h.index().to_string() } else { format!("{} {}", h.index(), h.name()) })
+            .map(|h| {
+                if h.name().is_empty() {
+                    h.index().to_string()
+                } else {
+                    format!("{} {}", h.index(), h.name())
+                }
+            })
             .collect();
         format!("{} HDUs: {}", self.hdus.len(), names.join(", "))
     }
@@ -156,13 +188,17 @@ fn gunzip(location: &str, compressed: &[u8]) -> Result<Bytes> {
     let mut reader = flate2::read::MultiGzDecoder::new(compressed).take(MAX_GUNZIP_BYTES + 1);
     reader.read_to_end(&mut out).map_err(|e| Error::Format {
         location: location.to_string(),
-        source: fits_core::Error::NotFits { reason: format!("gzip stream is corrupt: {e}") },
+        source: fits_core::Error::NotFits {
+            reason: format!("gzip stream is corrupt: {e}"),
+        },
     })?;
     if out.len() as u64 > MAX_GUNZIP_BYTES {
         return Err(Error::Unsupported {
             location: location.to_string(),
             hdu: 0,
-            what: format!("a gzip-compressed file larger than {MAX_GUNZIP_BYTES} bytes once decompressed"),
+            what: format!(
+                "a gzip-compressed file larger than {MAX_GUNZIP_BYTES} bytes once decompressed"
+            ),
         });
     }
     Ok(Bytes::from(out))
@@ -275,7 +311,9 @@ impl Hdu {
 
     /// Data bytes actually present in the file (less than `layout().data_len` if cut short).
     pub fn available_data(&self) -> u64 {
-        self.file_len.saturating_sub(self.entry.layout.data_start).min(self.entry.layout.data_len)
+        self.file_len
+            .saturating_sub(self.entry.layout.data_start)
+            .min(self.entry.layout.data_len)
     }
 
     /// The image this HDU holds (primary, IMAGE extension, or tile-compressed image).
@@ -307,7 +345,11 @@ impl Hdu {
             sum.update(&self.driver.read_range(pos..to).await?);
             pos = to;
         }
-        Ok(fits_core::checksum::verify(&header, &self.entry.header, sum.value()))
+        Ok(fits_core::checksum::verify(
+            &header,
+            &self.entry.header,
+            sum.value(),
+        ))
     }
 
     pub(crate) fn format_error(&self, e: fits_core::Error) -> Error {

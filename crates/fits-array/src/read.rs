@@ -5,8 +5,8 @@ use crate::fits::Hdu;
 use crate::plan::{AxisRange, Runs, check_bounds, end_offset};
 use fits_core::{Conversion, Element, decode_in_place, decode_into};
 use fits_io::SyncRead;
-use std::cell::RefCell;
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::ops::Range;
 
 /// Bytes fetched per batch: bounds the memory a read holds beyond its output.
@@ -51,8 +51,15 @@ pub(crate) async fn read_selection<T: Element>(
 }
 
 /// The byte ranges a selection reads, in output order (for inspection and tests).
-pub(crate) fn selection_ranges(shape: &[usize], elem: usize, data_start: u64, selection: &[AxisRange]) -> Vec<Range<u64>> {
-    Runs::new(shape, elem, data_start, selection).map(|r| r.bytes(elem)).collect()
+pub(crate) fn selection_ranges(
+    shape: &[usize],
+    elem: usize,
+    data_start: u64,
+    selection: &[AxisRange],
+) -> Vec<Range<u64>> {
+    Runs::new(shape, elem, data_start, selection)
+        .map(|r| r.bytes(elem))
+        .collect()
 }
 
 /// Outputs at least this large ask for transparent huge pages.
@@ -101,7 +108,13 @@ thread_local! {
 /// runs are cut into jobs run on all cores; each job reads straight into its
 /// part of the output and decodes in place when the conversion keeps the
 /// element size, or reads into a per-thread scratch buffer and decodes from there.
-fn fill_sync<T: Element>(hdu: &Hdu, sync: &dyn SyncRead, runs: Runs, conv: &Conversion, out: &mut [T]) -> Result<()> {
+fn fill_sync<T: Element>(
+    hdu: &Hdu,
+    sync: &dyn SyncRead,
+    runs: Runs,
+    conv: &Conversion,
+    out: &mut [T],
+) -> Result<()> {
     let elem = runs.elem_size();
     let in_place = T::can_decode_in_place(conv);
     let run_job = |job: Job<'_, T>| -> Result<()> {
@@ -125,7 +138,11 @@ fn fill_sync<T: Element>(hdu: &Hdu, sync: &dyn SyncRead, runs: Runs, conv: &Conv
     let mut elements = 0usize;
     let flush = |jobs: &mut Vec<Job<'_, T>>, elements: usize| -> Result<()> {
         let batch = std::mem::take(jobs);
-        if elements >= PARALLEL_MIN { batch.into_par_iter().try_for_each(run_job) } else { batch.into_iter().try_for_each(run_job) }
+        if elements >= PARALLEL_MIN {
+            batch.into_par_iter().try_for_each(run_job)
+        } else {
+            batch.into_iter().try_for_each(run_job)
+        }
     };
     for run in runs {
         let piece = (JOB_SPAN_BYTES / (run.step * elem)).clamp(1, JOB_ELEMENTS);
@@ -134,7 +151,11 @@ fn fill_sync<T: Element>(hdu: &Hdu, sync: &dyn SyncRead, runs: Runs, conv: &Conv
             let n = piece.min(run.count - done);
             let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
             rest = tail;
-            jobs.push(Job { offset: run.offset + (done * run.step * elem) as u64, step: run.step, dst: head });
+            jobs.push(Job {
+                offset: run.offset + (done * run.step * elem) as u64,
+                step: run.step,
+                dst: head,
+            });
             elements += n;
             done += n;
             if jobs.len() >= BATCH_JOBS {
@@ -147,7 +168,12 @@ fn fill_sync<T: Element>(hdu: &Hdu, sync: &dyn SyncRead, runs: Runs, conv: &Conv
 }
 
 /// Fills the output through the driver's batched async reads (remote drivers).
-async fn fill_async<T: Element>(hdu: &Hdu, mut runs: Runs, conv: &Conversion, out: &mut [T]) -> Result<()> {
+async fn fill_async<T: Element>(
+    hdu: &Hdu,
+    mut runs: Runs,
+    conv: &Conversion,
+    out: &mut [T],
+) -> Result<()> {
     let elem = runs.elem_size();
     let mut rest: &mut [T] = out;
     loop {

@@ -37,16 +37,33 @@ pub struct Profiler {
 impl Profiler {
     /// Starts profiling `inner`; times are measured from now.
     pub fn new(inner: Arc<dyn StorageDriver>) -> Arc<Profiler> {
-        Arc::new(Profiler { inner, started: Instant::now(), log: Mutex::new(Vec::new()) })
+        Arc::new(Profiler {
+            inner,
+            started: Instant::now(),
+            log: Mutex::new(Vec::new()),
+        })
     }
 
-    async fn timed<T>(&self, offset: u64, fut: impl std::future::Future<Output = Result<T>>, len: impl Fn(&T) -> u64) -> Result<T> {
+    async fn timed<T>(
+        &self,
+        offset: u64,
+        fut: impl std::future::Future<Output = Result<T>>,
+        len: impl Fn(&T) -> u64,
+    ) -> Result<T> {
         let start_s = self.started.elapsed().as_secs_f64();
         let out = fut.await;
         let end_s = self.started.elapsed().as_secs_f64();
         if let Ok(v) = &out {
-            let record = RequestRecord { start_s, end_s, offset, len: len(v) };
-            self.log.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+            let record = RequestRecord {
+                start_s,
+                end_s,
+                offset,
+                len: len(v),
+            };
+            self.log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(record);
         }
         out
     }
@@ -79,11 +96,21 @@ impl StorageDriver for Profiler {
     }
 
     async fn read_range(&self, range: Range<u64>) -> Result<Bytes> {
-        self.timed(range.start, self.inner.read_range(range.clone()), |b: &Bytes| b.len() as u64).await
+        self.timed(
+            range.start,
+            self.inner.read_range(range.clone()),
+            |b: &Bytes| b.len() as u64,
+        )
+        .await
     }
 
     async fn read_head(&self, len: u64) -> Result<(ObjectInfo, Bytes)> {
-        self.timed(0, self.inner.read_head(len), |(_, b): &(ObjectInfo, Bytes)| b.len() as u64).await
+        self.timed(
+            0,
+            self.inner.read_head(len),
+            |(_, b): &(ObjectInfo, Bytes)| b.len() as u64,
+        )
+        .await
     }
 
     fn read_options(&self) -> ReadOptions {
@@ -108,9 +135,17 @@ impl ProfileReport {
     /// A table of requests followed by a summary line.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{:>4}  {:>9}  {:>9}  {:>14}  {:>12}", "#", "start_s", "end_s", "offset", "len");
+        let _ = writeln!(
+            out,
+            "{:>4}  {:>9}  {:>9}  {:>14}  {:>12}",
+            "#", "start_s", "end_s", "offset", "len"
+        );
         for (i, r) in self.log.iter().enumerate() {
-            let _ = writeln!(out, "{:>4}  {:>9.4}  {:>9.4}  {:>14}  {:>12}", i, r.start_s, r.end_s, r.offset, r.len);
+            let _ = writeln!(
+                out,
+                "{:>4}  {:>9.4}  {:>9.4}  {:>14}  {:>12}",
+                i, r.start_s, r.end_s, r.offset, r.len
+            );
         }
         let _ = writeln!(out, "{}", self.summary());
         out

@@ -34,7 +34,13 @@ fn write_sample(path: &Path) -> Result<()> {
     }
     let mut w = ImageWriter::create(path, h, WriteOptions { overwrite: true })?;
     let stars: Vec<(f64, f64, f64)> = (0..600u64)
-        .map(|k| (unit(1, k) * SIDE as f64, unit(2, k) * SIDE as f64, 1.0 + 60.0 * unit(3, k).powi(5)))
+        .map(|k| {
+            (
+                unit(1, k) * SIDE as f64,
+                unit(2, k) * SIDE as f64,
+                1.0 + 60.0 * unit(3, k).powi(5),
+            )
+        })
         .collect();
     let mut row = vec![0f32; SIDE];
     for y in 0..SIDE {
@@ -43,7 +49,12 @@ fn write_sample(path: &Path) -> Result<()> {
         }
         for &(sx, sy, amp) in stars.iter().filter(|s| (s.1 - y as f64).abs() < 6.0) {
             let lo = (sx as usize).saturating_sub(6);
-            for (x, v) in row.iter_mut().enumerate().take((sx as usize + 7).min(SIDE)).skip(lo) {
+            for (x, v) in row
+                .iter_mut()
+                .enumerate()
+                .take((sx as usize + 7).min(SIDE))
+                .skip(lo)
+            {
                 let r2 = (x as f64 - sx).powi(2) + (y as f64 - sy).powi(2);
                 *v += (amp * (-r2 / 5.0).exp()) as f32;
             }
@@ -75,12 +86,21 @@ pub(crate) async fn run(session: &mut Session, keep: Option<PathBuf>) -> Result<
     let sample = dir.join("demo_sample.fits");
     write_sample(&sample)?;
     let size = std::fs::metadata(&sample)?.len();
-    println!("1. wrote the sample {} ({:.1} MB, {SIDE}x{SIDE} float32, TAN WCS)", sample.display(), size as f64 / 1e6);
+    println!(
+        "1. wrote the sample {} ({:.1} MB, {SIDE}x{SIDE} float32, TAN WCS)",
+        sample.display(),
+        size as f64 / 1e6
+    );
 
     let src = sample.display().to_string();
     let fits: Fits = session.open(&src).await?;
     let image = fits.image(0)?;
-    println!("2. opened it: {} HDU, image {:?} {}", fits.len(), image.shape(), image.dtype());
+    println!(
+        "2. opened it: {} HDU, image {:?} {}",
+        fits.len(),
+        image.shape(),
+        image.dtype()
+    );
 
     let cut = dir.join("demo_cutout.fits");
     let section = section_of(&image, Some(SECTION))?;

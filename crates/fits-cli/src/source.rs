@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use fits::bench::{ProfileReport, Profiler};
-use fits::{Fits, HduSelector, Image};
 use fits::io::StorageDriver;
+use fits::{Fits, HduSelector, Image};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +17,11 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(profile: bool, profile_json: Option<PathBuf>) -> Session {
-        Session { profile, profile_json, profilers: Vec::new() }
+        Session {
+            profile,
+            profile_json,
+            profilers: Vec::new(),
+        }
     }
 
     fn profiling(&self) -> bool {
@@ -54,12 +58,15 @@ impl Session {
 
     /// Prints and writes the profile, as the flags ask.
     pub(crate) fn finish(&self) -> Result<()> {
-        let Some(report) = self.report() else { return Ok(()) };
+        let Some(report) = self.report() else {
+            return Ok(());
+        };
         if self.profile {
             eprint!("{}", report.render());
         }
         if let Some(path) = &self.profile_json {
-            std::fs::write(path, report.to_json()).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(path, report.to_json())
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(())
     }

@@ -15,11 +15,20 @@ pub const DEFAULT_COMPRESSED_EXTNAME: &str = "COMPRESSED_IMAGE";
 /// `EXTNAME = 'COMPRESSED_IMAGE'` (the table's default name) is dropped.
 pub fn image_header(table: &Header) -> Result<Header> {
     let get = |k: &str| table.card(k).and_then(Card::value).cloned();
-    let comment = |k: &str| table.card(k).and_then(Card::comment_text).unwrap_or("").to_string();
+    let comment = |k: &str| {
+        table
+            .card(k)
+            .and_then(Card::comment_text)
+            .unwrap_or("")
+            .to_string()
+    };
     let mut h = Header::new();
     let primary = table.contains("ZSIMPLE");
     if primary {
-        h.push(Card::new("SIMPLE", get("ZSIMPLE").unwrap_or(Value::Logical(true))).with_comment(comment("ZSIMPLE")));
+        h.push(
+            Card::new("SIMPLE", get("ZSIMPLE").unwrap_or(Value::Logical(true)))
+                .with_comment(comment("ZSIMPLE")),
+        );
     } else {
         h.push(Card::new("XTENSION", "IMAGE").with_comment(comment("ZTENSION")));
     }
@@ -31,8 +40,14 @@ pub fn image_header(table: &Header) -> Result<Header> {
         h.push(Card::new(&key[1..], *n).with_comment(comment(&key)));
     }
     if !primary {
-        h.push(Card::new("PCOUNT", get("ZPCOUNT").unwrap_or(Value::Integer(0))));
-        h.push(Card::new("GCOUNT", get("ZGCOUNT").unwrap_or(Value::Integer(1))));
+        h.push(Card::new(
+            "PCOUNT",
+            get("ZPCOUNT").unwrap_or(Value::Integer(0)),
+        ));
+        h.push(Card::new(
+            "GCOUNT",
+            get("ZGCOUNT").unwrap_or(Value::Integer(1)),
+        ));
     }
     let mut dropped_default_name = false;
     for card in table.iter() {
@@ -41,13 +56,21 @@ pub fn image_header(table: &Header) -> Result<Header> {
         if is_structural(k) && !keep_scaling {
             continue;
         }
-        if card.is("EXTNAME") && !dropped_default_name && card.value().and_then(Value::as_str) == Some(DEFAULT_COMPRESSED_EXTNAME) {
+        if card.is("EXTNAME")
+            && !dropped_default_name
+            && card.value().and_then(Value::as_str) == Some(DEFAULT_COMPRESSED_EXTNAME)
+        {
             dropped_default_name = true;
             continue;
         }
         h.push(card.clone());
     }
-    for (from, to) in [("ZEXTEND", "EXTEND"), ("ZBLOCKED", "BLOCKED"), ("ZHECKSUM", "CHECKSUM"), ("ZDATASUM", "DATASUM")] {
+    for (from, to) in [
+        ("ZEXTEND", "EXTEND"),
+        ("ZBLOCKED", "BLOCKED"),
+        ("ZHECKSUM", "CHECKSUM"),
+        ("ZDATASUM", "DATASUM"),
+    ] {
         if let Some(v) = get(from) {
             h.set_with_comment(to, v, &comment(from));
         }
@@ -62,7 +85,11 @@ pub fn image_header(table: &Header) -> Result<Header> {
 
 /// The name a compressed image goes by: its image header's `EXTNAME`, or the table's.
 pub fn image_name(table: &Header) -> String {
-    let names: Vec<&str> = table.iter().filter(|c| c.is("EXTNAME")).filter_map(|c| c.value()?.as_str()).collect();
+    let names: Vec<&str> = table
+        .iter()
+        .filter(|c| c.is("EXTNAME"))
+        .filter_map(|c| c.value()?.as_str())
+        .collect();
     match names.as_slice() {
         [] => String::new(),
         [only] => only.to_string(),
@@ -80,12 +107,27 @@ mod tests {
     fn translates_the_table_header() {
         let mut t = Header::new();
         for (k, v) in [
-            ("XTENSION", Value::from("BINTABLE")), ("BITPIX", 8i64.into()), ("NAXIS", 2i64.into()),
-            ("NAXIS1", 8i64.into()), ("NAXIS2", 300i64.into()), ("PCOUNT", 1000i64.into()), ("GCOUNT", 1i64.into()),
-            ("TFIELDS", 1i64.into()), ("TTYPE1", "COMPRESSED_DATA".into()), ("TFORM1", "1PB(80)".into()),
-            ("ZIMAGE", true.into()), ("ZBITPIX", 16i64.into()), ("ZNAXIS", 2i64.into()), ("ZNAXIS1", 440i64.into()),
-            ("ZNAXIS2", 300i64.into()), ("ZTILE1", 440i64.into()), ("ZTILE2", 1i64.into()), ("ZCMPTYPE", "RICE_1".into()),
-            ("EXTNAME", "COMPRESSED_IMAGE".into()), ("BZERO", 32768i64.into()), ("OBJECT", "M13".into()),
+            ("XTENSION", Value::from("BINTABLE")),
+            ("BITPIX", 8i64.into()),
+            ("NAXIS", 2i64.into()),
+            ("NAXIS1", 8i64.into()),
+            ("NAXIS2", 300i64.into()),
+            ("PCOUNT", 1000i64.into()),
+            ("GCOUNT", 1i64.into()),
+            ("TFIELDS", 1i64.into()),
+            ("TTYPE1", "COMPRESSED_DATA".into()),
+            ("TFORM1", "1PB(80)".into()),
+            ("ZIMAGE", true.into()),
+            ("ZBITPIX", 16i64.into()),
+            ("ZNAXIS", 2i64.into()),
+            ("ZNAXIS1", 440i64.into()),
+            ("ZNAXIS2", 300i64.into()),
+            ("ZTILE1", 440i64.into()),
+            ("ZTILE2", 1i64.into()),
+            ("ZCMPTYPE", "RICE_1".into()),
+            ("EXTNAME", "COMPRESSED_IMAGE".into()),
+            ("BZERO", 32768i64.into()),
+            ("OBJECT", "M13".into()),
         ] {
             t.push(Card::new(k, v));
         }

@@ -80,7 +80,9 @@ pub enum Error {
     },
 
     /// Fewer data bytes are in the file than the header announces.
-    #[error("data cut short: the header announces {expected} bytes from offset {data_start}, the file holds {actual}")]
+    #[error(
+        "data cut short: the header announces {expected} bytes from offset {data_start}, the file holds {actual}"
+    )]
     DataTruncated {
         /// Offset of the data's first byte.
         data_start: u64,
@@ -136,7 +138,10 @@ impl Error {
     pub fn in_hdu(self, hdu: usize) -> Error {
         match self {
             Error::InHdu { .. } => self,
-            other => Error::InHdu { hdu, source: Box::new(other) },
+            other => Error::InHdu {
+                hdu,
+                source: Box::new(other),
+            },
         }
     }
 
@@ -156,8 +161,16 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(keyword: &str, value: impl fmt::Display, reason: impl Into<String>) -> Error {
-        Error::InvalidKeyword { keyword: keyword.to_string(), value: value.to_string(), reason: reason.into() }
+    pub(crate) fn invalid(
+        keyword: &str,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::InvalidKeyword {
+            keyword: keyword.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 

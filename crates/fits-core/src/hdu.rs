@@ -41,7 +41,10 @@ impl HduKind {
 
     /// Whether the HDU is an image (primary, IMAGE extension or compressed image).
     pub fn is_image(&self) -> bool {
-        matches!(self, HduKind::Primary | HduKind::Image | HduKind::CompressedImage)
+        matches!(
+            self,
+            HduKind::Primary | HduKind::Image | HduKind::CompressedImage
+        )
     }
 }
 
@@ -96,7 +99,11 @@ pub fn kind_of(header: &Header, index: usize) -> Result<HduKind> {
     let xtension = match header.value("XTENSION") {
         Some(crate::Value::String(s)) => s.trim().to_ascii_uppercase(),
         Some(other) => return Err(Error::invalid("XTENSION", other, "must be a string")),
-        None => return Err(Error::MissingKeyword { keyword: "XTENSION".into() }),
+        None => {
+            return Err(Error::MissingKeyword {
+                keyword: "XTENSION".into(),
+            });
+        }
     };
     Ok(match xtension.as_str() {
         "IMAGE" | "IUEIMAGE" => HduKind::Image,
@@ -134,7 +141,8 @@ pub fn axes_with_prefix(header: &Header, prefix: &str) -> Result<Vec<u64>> {
         .map(|i| {
             let key = format!("{prefix}{i}");
             let n = header.required_int(&key)?;
-            u64::try_from(n).map_err(|_| Error::invalid(&key, n, "an axis length cannot be negative"))
+            u64::try_from(n)
+                .map_err(|_| Error::invalid(&key, n, "an axis length cannot be negative"))
         })
         .collect()
 }
@@ -157,17 +165,29 @@ pub fn data_len(header: &Header, kind: &HduKind) -> Result<u64> {
         HduKind::Primary => (0, 1),
         _ => (count(header, "PCOUNT", 0)?, count(header, "GCOUNT", 1)?),
     };
-    let dims: &[u64] = if *kind == HduKind::RandomGroups && axes[0] == 0 { &axes[1..] } else { &axes };
+    let dims: &[u64] = if *kind == HduKind::RandomGroups && axes[0] == 0 {
+        &axes[1..]
+    } else {
+        &axes
+    };
     let overflow = || Error::SizeOverflow {
         detail: format!("BITPIX {bitpix}, NAXISn {axes:?}, PCOUNT {pcount}, GCOUNT {gcount}"),
     };
-    let elements = dims.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n)).ok_or_else(overflow)?;
+    let elements = dims
+        .iter()
+        .try_fold(1u64, |acc, &n| acc.checked_mul(n))
+        .ok_or_else(overflow)?;
     let elements = if *kind == HduKind::RandomGroups || pcount > 0 || gcount != 1 {
-        elements.checked_add(pcount).and_then(|e| e.checked_mul(gcount)).ok_or_else(overflow)?
+        elements
+            .checked_add(pcount)
+            .and_then(|e| e.checked_mul(gcount))
+            .ok_or_else(overflow)?
     } else {
         elements
     };
-    let bytes = elements.checked_mul(bitpix.size() as u64).ok_or_else(overflow)?;
+    let bytes = elements
+        .checked_mul(bitpix.size() as u64)
+        .ok_or_else(overflow)?;
     // The padded span must also fit, and an offset past it must stay representable.
     bytes.checked_add(BLOCK_LEN as u64).ok_or_else(overflow)?;
     Ok(bytes)
@@ -191,12 +211,19 @@ pub(crate) fn check_mandatory_order(header: &Header, index: usize, kind: &HduKin
             Some(p) => warnings.push(Warning {
                 hdu: Some(index),
                 offset: None,
-                message: format!("mandatory keyword {key} is card {} instead of card {}", p + 1, i + 1),
+                message: format!(
+                    "mandatory keyword {key} is card {} instead of card {}",
+                    p + 1,
+                    i + 1
+                ),
             }),
             None if key == "PCOUNT" || key == "GCOUNT" => warnings.push(Warning {
                 hdu: Some(index),
                 offset: None,
-                message: format!("mandatory keyword {key} is missing (assumed {})", if key == "PCOUNT" { 0 } else { 1 }),
+                message: format!(
+                    "mandatory keyword {key} is missing (assumed {})",
+                    if key == "PCOUNT" { 0 } else { 1 }
+                ),
             }),
             None => {}
         }
@@ -220,7 +247,11 @@ impl ImageInfo {
     pub fn from_header(header: &Header) -> Result<ImageInfo> {
         let bitpix = bitpix(header)?;
         let shape = to_shape(&axes(header)?)?;
-        Ok(ImageInfo { bitpix, shape, scaling: scaling(header, bitpix, "")? })
+        Ok(ImageInfo {
+            bitpix,
+            shape,
+            scaling: scaling(header, bitpix, "")?,
+        })
     }
 
     /// Reads a tile-compressed image's description from its table header (see [`crate::compressed::image_header`]).
@@ -230,7 +261,11 @@ impl ImageInfo {
 
     /// Number of elements (0 when `NAXIS = 0`: FITS has no data there, unlike a 0-d array).
     pub fn len(&self) -> usize {
-        if self.shape.is_empty() { 0 } else { self.shape.iter().product() }
+        if self.shape.is_empty() {
+            0
+        } else {
+            self.shape.iter().product()
+        }
     }
 
     /// Whether the image has no elements.
@@ -247,7 +282,11 @@ impl ImageInfo {
 fn to_shape(axes: &[u64]) -> Result<Vec<usize>> {
     axes.iter()
         .rev()
-        .map(|&n| usize::try_from(n).map_err(|_| Error::SizeOverflow { detail: format!("axis length {n}") }))
+        .map(|&n| {
+            usize::try_from(n).map_err(|_| Error::SizeOverflow {
+                detail: format!("axis length {n}"),
+            })
+        })
         .collect()
 }
 
@@ -257,13 +296,25 @@ pub fn scaling(header: &Header, bitpix: Bitpix, prefix: &str) -> Result<Scaling>
     let bscale = header.float(&key("BSCALE"))?.unwrap_or(1.0);
     let bzero = header.float(&key("BZERO"))?.unwrap_or(0.0);
     if !bscale.is_finite() || bscale == 0.0 {
-        return Err(Error::invalid(&key("BSCALE"), bscale, "must be a finite, non-zero number"));
+        return Err(Error::invalid(
+            &key("BSCALE"),
+            bscale,
+            "must be a finite, non-zero number",
+        ));
     }
     if !bzero.is_finite() {
         return Err(Error::invalid(&key("BZERO"), bzero, "must be finite"));
     }
-    let blank = if bitpix.is_float() { None } else { header.int(&key("BLANK"))? };
-    Ok(Scaling { bscale, bzero, blank })
+    let blank = if bitpix.is_float() {
+        None
+    } else {
+        header.int(&key("BLANK"))?
+    };
+    Ok(Scaling {
+        bscale,
+        bzero,
+        blank,
+    })
 }
 
 /// The structure of a random-groups HDU.
@@ -300,7 +351,12 @@ impl GroupsInfo {
         let shape = to_shape(&axes[1..])?;
         let mut params = Vec::with_capacity(pcount.min(1024));
         for i in 1..=pcount {
-            let name = header.string(&format!("PTYPE{i}")).ok().flatten().unwrap_or("").to_string();
+            let name = header
+                .string(&format!("PTYPE{i}"))
+                .ok()
+                .flatten()
+                .unwrap_or("")
+                .to_string();
             let s = Scaling {
                 bscale: header.float(&format!("PSCAL{i}"))?.unwrap_or(1.0),
                 bzero: header.float(&format!("PZERO{i}"))?.unwrap_or(0.0),
@@ -308,7 +364,14 @@ impl GroupsInfo {
             };
             params.push((name, s));
         }
-        Ok(GroupsInfo { bitpix, pcount, gcount, shape, scaling: scaling(header, bitpix, "")?, params })
+        Ok(GroupsInfo {
+            bitpix,
+            pcount,
+            gcount,
+            shape,
+            scaling: scaling(header, bitpix, "")?,
+            params,
+        })
     }
 
     /// Elements in each group's array.
@@ -336,7 +399,13 @@ mod tests {
 
     #[test]
     fn image_sizes() {
-        let h = header(&[("SIMPLE", true.into()), ("BITPIX", (-32i64).into()), ("NAXIS", 2i64.into()), ("NAXIS1", 4220i64.into()), ("NAXIS2", 4200i64.into())]);
+        let h = header(&[
+            ("SIMPLE", true.into()),
+            ("BITPIX", (-32i64).into()),
+            ("NAXIS", 2i64.into()),
+            ("NAXIS1", 4220i64.into()),
+            ("NAXIS2", 4200i64.into()),
+        ]);
         assert_eq!(data_len(&h, &HduKind::Primary).unwrap(), 4220 * 4200 * 4);
         let info = ImageInfo::from_header(&h).unwrap();
         assert_eq!(info.shape, vec![4200, 4220]);
@@ -345,10 +414,20 @@ mod tests {
 
     #[test]
     fn overflow_and_negative_axes_are_errors() {
-        let h = header(&[("BITPIX", 64i64.into()), ("NAXIS", 3i64.into()), ("NAXIS1", i64::MAX.into()), ("NAXIS2", 4i64.into()), ("NAXIS3", 4i64.into())]);
+        let h = header(&[
+            ("BITPIX", 64i64.into()),
+            ("NAXIS", 3i64.into()),
+            ("NAXIS1", i64::MAX.into()),
+            ("NAXIS2", 4i64.into()),
+            ("NAXIS3", 4i64.into()),
+        ]);
         let e = data_len(&h, &HduKind::Primary).unwrap_err();
         assert!(matches!(e, Error::SizeOverflow { .. }), "{e}");
-        let h = header(&[("BITPIX", 8i64.into()), ("NAXIS", 1i64.into()), ("NAXIS1", (-5i64).into())]);
+        let h = header(&[
+            ("BITPIX", 8i64.into()),
+            ("NAXIS", 1i64.into()),
+            ("NAXIS1", (-5i64).into()),
+        ]);
         let e = data_len(&h, &HduKind::Primary).unwrap_err().to_string();
         assert!(e.contains("NAXIS1") && e.contains("-5"), "{e}");
         let h = header(&[("BITPIX", 17i64.into()), ("NAXIS", 0i64.into())]);
@@ -359,20 +438,37 @@ mod tests {
     #[test]
     fn groups_and_tables() {
         let h = header(&[
-            ("SIMPLE", true.into()), ("BITPIX", (-32i64).into()), ("NAXIS", 3i64.into()),
-            ("NAXIS1", 0i64.into()), ("NAXIS2", 5i64.into()), ("NAXIS3", 3i64.into()),
-            ("GROUPS", true.into()), ("PCOUNT", 3i64.into()), ("GCOUNT", 10i64.into()),
+            ("SIMPLE", true.into()),
+            ("BITPIX", (-32i64).into()),
+            ("NAXIS", 3i64.into()),
+            ("NAXIS1", 0i64.into()),
+            ("NAXIS2", 5i64.into()),
+            ("NAXIS3", 3i64.into()),
+            ("GROUPS", true.into()),
+            ("PCOUNT", 3i64.into()),
+            ("GCOUNT", 10i64.into()),
         ]);
         assert_eq!(kind_of(&h, 0).unwrap(), HduKind::RandomGroups);
-        assert_eq!(data_len(&h, &HduKind::RandomGroups).unwrap(), 4 * 10 * (3 + 15));
+        assert_eq!(
+            data_len(&h, &HduKind::RandomGroups).unwrap(),
+            4 * 10 * (3 + 15)
+        );
         let g = GroupsInfo::from_header(&h).unwrap();
         assert_eq!((g.pcount, g.gcount, g.shape.clone()), (3, 10, vec![3, 5]));
         let t = header(&[
-            ("XTENSION", "BINTABLE".into()), ("BITPIX", 8i64.into()), ("NAXIS", 2i64.into()),
-            ("NAXIS1", 12i64.into()), ("NAXIS2", 500i64.into()), ("PCOUNT", 8000i64.into()), ("GCOUNT", 1i64.into()),
+            ("XTENSION", "BINTABLE".into()),
+            ("BITPIX", 8i64.into()),
+            ("NAXIS", 2i64.into()),
+            ("NAXIS1", 12i64.into()),
+            ("NAXIS2", 500i64.into()),
+            ("PCOUNT", 8000i64.into()),
+            ("GCOUNT", 1i64.into()),
         ]);
         assert_eq!(kind_of(&t, 1).unwrap(), HduKind::BinaryTable);
-        assert_eq!(data_len(&t, &HduKind::BinaryTable).unwrap(), 12 * 500 + 8000);
+        assert_eq!(
+            data_len(&t, &HduKind::BinaryTable).unwrap(),
+            12 * 500 + 8000
+        );
         assert_eq!(padded(5760), 5760);
         assert_eq!(padded(5761), 8640);
         assert_eq!(padded(0), 0);
@@ -380,7 +476,11 @@ mod tests {
 
     #[test]
     fn mandatory_order_is_checked() {
-        let h = header(&[("SIMPLE", true.into()), ("NAXIS", 0i64.into()), ("BITPIX", 8i64.into())]);
+        let h = header(&[
+            ("SIMPLE", true.into()),
+            ("NAXIS", 0i64.into()),
+            ("BITPIX", 8i64.into()),
+        ]);
         let w = check_mandatory_order(&h, 0, &HduKind::Primary);
         assert_eq!(w.len(), 2, "{w:?}");
     }

@@ -8,26 +8,64 @@ pub fn is_structural(keyword: &str) -> bool {
     let k = keyword.to_ascii_uppercase();
     if matches!(
         k.as_str(),
-        "SIMPLE" | "XTENSION" | "BITPIX" | "NAXIS" | "PCOUNT" | "GCOUNT" | "EXTEND" | "GROUPS" | "BSCALE" | "BZERO"
-            | "BLANK" | "CHECKSUM" | "DATASUM" | "END" | "TFIELDS" | "THEAP"
+        "SIMPLE"
+            | "XTENSION"
+            | "BITPIX"
+            | "NAXIS"
+            | "PCOUNT"
+            | "GCOUNT"
+            | "EXTEND"
+            | "GROUPS"
+            | "BSCALE"
+            | "BZERO"
+            | "BLANK"
+            | "CHECKSUM"
+            | "DATASUM"
+            | "END"
+            | "TFIELDS"
+            | "THEAP"
     ) {
         return true;
     }
-    let indexed = |prefix: &str| k.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let indexed = |prefix: &str| {
+        k.strip_prefix(prefix)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
     if indexed("NAXIS") {
         return true;
     }
     // Table column descriptions and the tile-compression keywords describe the stored table, not an image.
-    const TABLE: [&str; 11] = ["TTYPE", "TFORM", "TUNIT", "TDIM", "TSCAL", "TZERO", "TNULL", "TDISP", "TBCOL", "TDMIN", "TDMAX"];
+    const TABLE: [&str; 11] = [
+        "TTYPE", "TFORM", "TUNIT", "TDIM", "TSCAL", "TZERO", "TNULL", "TDISP", "TBCOL", "TDMIN",
+        "TDMAX",
+    ];
     if TABLE.iter().any(|p| indexed(p)) {
         return true;
     }
     k.starts_with('Z')
         && (matches!(
             k.as_str(),
-            "ZIMAGE" | "ZSIMPLE" | "ZTENSION" | "ZBITPIX" | "ZNAXIS" | "ZCMPTYPE" | "ZEXTEND" | "ZBLOCKED" | "ZPCOUNT"
-                | "ZGCOUNT" | "ZHECKSUM" | "ZDATASUM" | "ZQUANTIZ" | "ZDITHER0" | "ZMASKCMP" | "ZBLANK" | "ZSCALE" | "ZZERO"
-        ) || ["ZNAXIS", "ZTILE", "ZNAME", "ZVAL"].iter().any(|p| indexed(p)))
+            "ZIMAGE"
+                | "ZSIMPLE"
+                | "ZTENSION"
+                | "ZBITPIX"
+                | "ZNAXIS"
+                | "ZCMPTYPE"
+                | "ZEXTEND"
+                | "ZBLOCKED"
+                | "ZPCOUNT"
+                | "ZGCOUNT"
+                | "ZHECKSUM"
+                | "ZDATASUM"
+                | "ZQUANTIZ"
+                | "ZDITHER0"
+                | "ZMASKCMP"
+                | "ZBLANK"
+                | "ZSCALE"
+                | "ZZERO"
+        ) || ["ZNAXIS", "ZTILE", "ZNAME", "ZVAL"]
+            .iter()
+            .any(|p| indexed(p)))
 }
 
 /// The mandatory header of an image of `dtype` with `shape` in numpy order
@@ -43,7 +81,10 @@ pub fn image_header(dtype: DType, shape: &[usize], primary: bool) -> Header {
     h.push(Card::new("BITPIX", bitpix.value()).with_comment(format!("{dtype} data")));
     h.push(Card::new("NAXIS", shape.len()).with_comment("number of data axes"));
     for (i, n) in shape.iter().rev().enumerate() {
-        h.push(Card::new(&format!("NAXIS{}", i + 1), *n).with_comment(format!("length of data axis {}", i + 1)));
+        h.push(
+            Card::new(&format!("NAXIS{}", i + 1), *n)
+                .with_comment(format!("length of data axis {}", i + 1)),
+        );
     }
     if primary {
         h.push(Card::new("EXTEND", true).with_comment("FITS dataset may contain extensions"));
@@ -65,11 +106,13 @@ pub fn image_header(dtype: DType, shape: &[usize], primary: bool) -> Header {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{IndexDecoder, ImageInfo};
+    use crate::{ImageInfo, IndexDecoder};
 
     #[test]
     fn structural_keywords() {
-        for k in ["NAXIS", "NAXIS12", "BZERO", "CHECKSUM", "TFORM3", "ZTILE1", "ZIMAGE"] {
+        for k in [
+            "NAXIS", "NAXIS12", "BZERO", "CHECKSUM", "TFORM3", "ZTILE1", "ZIMAGE",
+        ] {
             assert!(is_structural(k), "{k}");
         }
         for k in ["NAXISX", "OBJECT", "CRPIX1", "TFORMAT", "ZENITH", "EXTNAME"] {
@@ -79,7 +122,7 @@ mod tests {
 
     #[test]
     fn image_headers_describe_their_type() {
-        for dtype in [DType::U8, DType::I8, DType::I16, DType::U16, DType::I32, DType::U32, DType::I64, DType::U64, DType::F32, DType::F64] {
+        for dtype in DType::ALL {
             let h = image_header(dtype, &[3, 4], true);
             let info = ImageInfo::from_header(&h).unwrap();
             assert_eq!(info.dtype(), dtype);
@@ -90,7 +133,11 @@ mod tests {
                 b
             })
             .unwrap();
-            assert!(idx.hdus[0].warnings.is_empty(), "{:?}", idx.hdus[0].warnings);
+            assert!(
+                idx.hdus[0].warnings.is_empty(),
+                "{:?}",
+                idx.hdus[0].warnings
+            );
         }
     }
 }

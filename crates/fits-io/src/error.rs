@@ -75,9 +75,19 @@ impl Error {
     /// Maps an `std::io::Error` for `location`, keeping NotFound and PermissionDenied distinct.
     pub fn from_io(driver: &'static str, location: &str, source: std::io::Error) -> Error {
         match source.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound { driver, location: location.to_string() },
-            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied { driver, location: location.to_string() },
-            _ => Error::Io { driver, location: location.to_string(), source },
+            std::io::ErrorKind::NotFound => Error::NotFound {
+                driver,
+                location: location.to_string(),
+            },
+            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+                driver,
+                location: location.to_string(),
+            },
+            _ => Error::Io {
+                driver,
+                location: location.to_string(),
+                source,
+            },
         }
     }
 }

@@ -137,7 +137,11 @@ impl<D: StorageDriver + ?Sized> StorageDriver for Arc<D> {
 /// Checks a range against an object size, as every driver must.
 pub fn check_range(location: &str, range: &Range<u64>, size: u64) -> Result<()> {
     if range.start > range.end || range.end > size {
-        return Err(Error::OutOfRange { location: location.to_string(), range: range.clone(), size });
+        return Err(Error::OutOfRange {
+            location: location.to_string(),
+            range: range.clone(),
+            size,
+        });
     }
     Ok(())
 }
@@ -160,7 +164,10 @@ pub async fn open(source: &str, _options: &OpenOptions) -> Result<Arc<dyn Storag
         });
     }
     if let Some((scheme, _)) = source.split_once("://") {
-        return Err(Error::UnsupportedSource { location: source.to_string(), reason: format!("unknown scheme {scheme:?}") });
+        return Err(Error::UnsupportedSource {
+            location: source.to_string(),
+            reason: format!("unknown scheme {scheme:?}"),
+        });
     }
     Ok(Arc::new(LocalDriver::open(source)?))
 }

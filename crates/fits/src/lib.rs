@@ -10,7 +10,7 @@
 //! ```no_run
 //! # async fn demo() -> fits::Result<()> {
 //! use fits::Fits;
-//! use ndarray::s;
+//! use fits::ndarray::s;
 //! let fits = Fits::open("drc.fits").await?;
 //! let cutout = fits.image("SCI")?.section().slice(s![1600..1950, 2000..2250])?.read::<f32>().await?;
 //! # Ok(()) }
