@@ -533,6 +533,24 @@ mod tests {
     }
 
     #[test]
+    fn unknown_extensions_are_skipped_by_their_sizes() {
+        let mut f = two_hdus();
+        f.extend(hdu_bytes(
+            &[
+                ("XTENSION", "FOREIGN".into()), ("BITPIX", 8i64.into()), ("NAXIS", 1i64.into()),
+                ("NAXIS1", 100i64.into()), ("PCOUNT", 3000i64.into()), ("GCOUNT", 2i64.into()),
+            ],
+            2 * (100 + 3000),
+        ));
+        f.extend(hdu_bytes(&[("XTENSION", "IMAGE".into()), ("BITPIX", 8i64.into()), ("NAXIS", 0i64.into()), ("PCOUNT", 0i64.into()), ("GCOUNT", 1i64.into())], 0));
+        let idx = IndexDecoder::decode_all(&f).unwrap();
+        assert_eq!(idx.hdus.len(), 4);
+        assert_eq!(idx.hdus[2].kind, HduKind::Unknown("FOREIGN".into()));
+        assert_eq!(idx.hdus[2].layout.data_len, 6200);
+        assert_eq!(idx.hdus[3].layout.header_start, idx.hdus[2].layout.data_start + 8640);
+    }
+
+    #[test]
     fn short_data_and_trailing_bytes_are_warnings() {
         let f = two_hdus();
         let cut = &f[..5760 + 4000];
