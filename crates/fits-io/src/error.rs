@@ -59,6 +59,82 @@ pub enum Error {
         reason: String,
     },
 
+    /// The server answered with an error status.
+    #[error("{location}: HTTP status {status}{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
+    Http {
+        /// URL.
+        location: String,
+        /// The status code.
+        status: u16,
+        /// What it means here.
+        detail: String,
+    },
+
+    /// The object changed while it was being read (its ETag or size differs from the first
+    /// response's); nothing read before the change is mixed with what follows.
+    #[error("{location}: the object changed while it was being read ({detail})")]
+    FileChanged {
+        /// URL.
+        location: String,
+        /// What differed.
+        detail: String,
+    },
+
+    /// A response does not match its request (status, Content-Range, length).
+    #[error("{location}: invalid response: {detail}")]
+    InvalidResponse {
+        /// URL.
+        location: String,
+        /// What was wrong.
+        detail: String,
+    },
+
+    /// The server does not honour range requests and the object is too large to take whole.
+    #[error("{location}: the server ignores range requests and the object has {size} bytes (whole downloads are accepted up to {limit} bytes)")]
+    RangeNotSupported {
+        /// URL.
+        location: String,
+        /// Object size, when announced.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// A network failure (connection refused or reset, timeout, body cut short).
+    #[error("{location}: {detail} ({driver})")]
+    Network {
+        /// Driver name.
+        driver: &'static str,
+        /// URL.
+        location: String,
+        /// What happened.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// Retries were exhausted; the last error is the source.
+    #[error("{location}: gave up after {attempts} attempts: {source}")]
+    GaveUp {
+        /// URL.
+        location: String,
+        /// Attempts made.
+        attempts: usize,
+        /// The last error.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The source or its configuration is invalid (a malformed URL, missing bucket).
+    #[error("{location}: {reason}")]
+    Config {
+        /// The source as given.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The driver cannot do this operation.
     #[error("{location}: the {driver} driver does not support {operation}")]
     Unsupported {

@@ -26,11 +26,17 @@
 //! ```
 
 mod error;
+#[cfg(feature = "http")]
+mod http;
 mod local;
 mod memory;
 pub mod plan;
+mod retry;
 
 pub use error::{Error, Result};
+#[cfg(feature = "http")]
+pub use http::HttpDriver;
+pub use retry::RetryConfig;
 pub use local::LocalDriver;
 pub use memory::MemoryDriver;
 pub use plan::ReadOptions;
@@ -157,10 +163,19 @@ pub async fn open(source: &str, _options: &OpenOptions) -> Result<Arc<dyn Storag
     if let Some(path) = source.strip_prefix("file://") {
         return Ok(Arc::new(LocalDriver::open(path)?));
     }
-    if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("s3://") {
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        #[cfg(feature = "http")]
+        return Ok(Arc::new(HttpDriver::new(source)?));
+        #[cfg(not(feature = "http"))]
         return Err(Error::UnsupportedSource {
             location: source.to_string(),
-            reason: "remote sources are not available in this build".into(),
+            reason: "this build has no HTTP driver (feature \"http\")".into(),
+        });
+    }
+    if lower.starts_with("s3://") {
+        return Err(Error::UnsupportedSource {
+            location: source.to_string(),
+            reason: "this build has no S3 driver (feature \"s3\")".into(),
         });
     }
     if let Some((scheme, _)) = source.split_once("://") {
