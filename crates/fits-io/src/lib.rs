@@ -30,6 +30,8 @@ mod error;
 mod http;
 mod local;
 mod memory;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+mod object;
 pub mod plan;
 mod retry;
 
@@ -39,6 +41,8 @@ pub use http::HttpDriver;
 pub use retry::RetryConfig;
 pub use local::LocalDriver;
 pub use memory::MemoryDriver;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+pub use object::{CloudOptions, ObjectDriver};
 pub use plan::ReadOptions;
 
 use async_trait::async_trait;
@@ -155,34 +159,95 @@ pub fn check_range(location: &str, range: &Range<u64>, size: u64) -> Result<()> 
 /// Options for [`open`].
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct OpenOptions {}
+pub struct OpenOptions {
+    /// Unsigned requests to object stores (public buckets).
+    pub anonymous: bool,
+    /// Retry policy for remote drivers (their default when `None`).
+    pub retry: Option<RetryConfig>,
+    /// Read planning for remote drivers (their default when `None`).
+    pub read_options: Option<ReadOptions>,
+}
 
-/// Opens a driver for a source: a path, `file://` URL, `http(s)://` URL or `s3://bucket/key`.
-pub async fn open(source: &str, _options: &OpenOptions) -> Result<Arc<dyn StorageDriver>> {
+impl OpenOptions {
+    /// Sets anonymous access.
+    pub fn anonymous(mut self, yes: bool) -> OpenOptions {
+        self.anonymous = yes;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, retry: RetryConfig) -> OpenOptions {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Sets the read planning.
+    pub fn read_options(mut self, options: ReadOptions) -> OpenOptions {
+        self.read_options = Some(options);
+        self
+    }
+}
+
+fn unsupported(source: &str, feature: &str) -> Error {
+    Error::UnsupportedSource { location: source.to_string(), reason: format!("this build has no driver for it (feature \"{feature}\")") }
+}
+
+/// Opens a driver for a source: a path, `file://` URL, `http(s)://` URL, `s3://bucket/key`,
+/// `gs://bucket/key` or `az://container/key` (remote schemes as the build's features allow).
+pub async fn open(source: &str, options: &OpenOptions) -> Result<Arc<dyn StorageDriver>> {
+    let _ = options; // unused when no remote driver is compiled in
     let lower = source.to_ascii_lowercase();
     if let Some(path) = source.strip_prefix("file://") {
         return Ok(Arc::new(LocalDriver::open(path)?));
     }
     if lower.starts_with("http://") || lower.starts_with("https://") {
         #[cfg(feature = "http")]
-        return Ok(Arc::new(HttpDriver::new(source)?));
+        {
+            let mut d = HttpDriver::new(source)?;
+            if let Some(r) = options.retry {
+                d = d.with_retry(r);
+            }
+            if let Some(o) = options.read_options {
+                d = d.with_read_options(o);
+            }
+            return Ok(Arc::new(d));
+        }
         #[cfg(not(feature = "http"))]
-        return Err(Error::UnsupportedSource {
-            location: source.to_string(),
-            reason: "this build has no HTTP driver (feature \"http\")".into(),
-        });
+        return Err(unsupported(source, "http"));
     }
+    #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+    let cloud = CloudOptions {
+        anonymous: options.anonymous || std::env::var("AWS_SKIP_SIGNATURE").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+        retry: options.retry,
+        ..CloudOptions::default()
+    };
+    #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+    let with_plan = |d: ObjectDriver| -> Arc<dyn StorageDriver> {
+        Arc::new(match options.read_options {
+            Some(o) => d.with_read_options(o),
+            None => d,
+        })
+    };
     if lower.starts_with("s3://") {
-        return Err(Error::UnsupportedSource {
-            location: source.to_string(),
-            reason: "this build has no S3 driver (feature \"s3\")".into(),
-        });
+        #[cfg(feature = "s3")]
+        return Ok(with_plan(ObjectDriver::s3(source, &cloud)?));
+        #[cfg(not(feature = "s3"))]
+        return Err(unsupported(source, "s3"));
+    }
+    if lower.starts_with("gs://") {
+        #[cfg(feature = "gcs")]
+        return Ok(with_plan(ObjectDriver::gcs(source, &cloud)?));
+        #[cfg(not(feature = "gcs"))]
+        return Err(unsupported(source, "gcs"));
+    }
+    if lower.starts_with("az://") {
+        #[cfg(feature = "azure")]
+        return Ok(with_plan(ObjectDriver::azure(source, &cloud)?));
+        #[cfg(not(feature = "azure"))]
+        return Err(unsupported(source, "azure"));
     }
     if let Some((scheme, _)) = source.split_once("://") {
-        return Err(Error::UnsupportedSource {
-            location: source.to_string(),
-            reason: format!("unknown scheme {scheme:?}"),
-        });
+        return Err(Error::UnsupportedSource { location: source.to_string(), reason: format!("unknown scheme {scheme:?}") });
     }
     Ok(Arc::new(LocalDriver::open(source)?))
 }

@@ -51,6 +51,7 @@ impl RetryConfig {
 }
 
 /// A little noise for jitter (no dependency on a random-number crate).
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn noise() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0x2545_F491_4F6C_DD1D);
@@ -62,6 +63,7 @@ pub(crate) fn noise() -> u64 {
 }
 
 /// Parses a `Retry-After` value: delay seconds (HTTP dates are treated as "no hint").
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
