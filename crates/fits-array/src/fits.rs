@@ -37,7 +37,12 @@ pub struct Fits {
 impl Fits {
     /// Opens a path, `file://`, `http(s)://` or `s3://` source (as the build's drivers allow).
     pub async fn open(source: &str) -> Result<Fits> {
-        let driver = fits_io::open(source, &fits_io::OpenOptions::default()).await?;
+        Fits::open_with(source, &fits_io::OpenOptions::default()).await
+    }
+
+    /// Opens a source with options (anonymous object-store access, retries, read planning).
+    pub async fn open_with(source: &str, options: &fits_io::OpenOptions) -> Result<Fits> {
+        let driver = fits_io::open(source, options).await?;
         Fits::from_driver(driver).await
     }
 

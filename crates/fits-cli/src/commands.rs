@@ -9,7 +9,7 @@ use ndarray::IxDyn;
 use serde_json::{Value, json};
 
 pub(crate) async fn run(cli: Cli) -> Result<()> {
-    let mut session = Session::new(cli.profile, cli.profile_json.clone());
+    let mut session = Session::new(cli.profile, cli.profile_json.clone(), cli.anon);
     match cli.command {
         Command::Info { src, json } => info(&mut session, &src, json).await?,
         Command::Header { src, hdu } => header(&mut session, &src, hdu.as_deref()).await?,

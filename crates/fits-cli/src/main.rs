@@ -18,6 +18,9 @@ struct Cli {
     /// Write the request log as JSON to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     profile_json: Option<PathBuf>,
+    /// Unsigned requests to object stores (public buckets); also AWS_SKIP_SIGNATURE=true.
+    #[arg(long, global = true)]
+    anon: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,7 +29,7 @@ struct Cli {
 enum Command {
     /// One line per HDU: index, name, kind, shape, dtype.
     Info {
-        /// A path, file://, http(s):// or s3:// source.
+        /// A path, file://, http(s):// or s3://bucket/key source.
         src: String,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -34,7 +37,7 @@ enum Command {
     },
     /// The header cards of an HDU as 80-column text.
     Header {
-        /// A path, file://, http(s):// or s3:// source.
+        /// A path, file://, http(s):// or s3://bucket/key source.
         src: String,
         /// HDU index, EXTNAME or EXTNAME,EXTVER (default: the first HDU with data).
         #[arg(long)]
@@ -42,7 +45,7 @@ enum Command {
     },
     /// Where each HDU's header and data lie: header_start, data_start, data_len, data_span.
     Layout {
-        /// A path, file://, http(s):// or s3:// source.
+        /// A path, file://, http(s):// or s3://bucket/key source.
         src: String,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -50,7 +53,7 @@ enum Command {
     },
     /// Write a section of an image to a new FITS file (WCS shifted, checksums set).
     Cutout {
-        /// A path, file://, http(s):// or s3:// source.
+        /// A path, file://, http(s):// or s3://bucket/key source.
         src: String,
         /// HDU index, EXTNAME or EXTNAME,EXTVER (default: the first HDU with data).
         #[arg(long)]
@@ -67,7 +70,7 @@ enum Command {
     },
     /// Statistics of the physical values of an image or a section of it.
     Stats {
-        /// A path, file://, http(s):// or s3:// source.
+        /// A path, file://, http(s):// or s3://bucket/key source.
         src: String,
         /// HDU index, EXTNAME or EXTNAME,EXTVER (default: the first HDU with data).
         #[arg(long)]

@@ -12,25 +12,35 @@ use std::sync::Arc;
 pub(crate) struct Session {
     profile: bool,
     profile_json: Option<PathBuf>,
+    options: fits::io::OpenOptions,
     profilers: Vec<Arc<Profiler>>,
 }
 
 impl Session {
-    pub(crate) fn new(profile: bool, profile_json: Option<PathBuf>) -> Session {
-        Session {
-            profile,
-            profile_json,
-            profilers: Vec::new(),
-        }
+    pub(crate) fn new(profile: bool, profile_json: Option<PathBuf>, anonymous: bool) -> Session {
+        let options = fits::io::OpenOptions::default().anonymous(anonymous);
+        Session { profile, profile_json, options, profilers: Vec::new() }
     }
 
     fn profiling(&self) -> bool {
         self.profile || self.profile_json.is_some()
     }
 
+    /// Opens a source, always profiled; the profile is printed only if the flags ask for it.
+    pub(crate) async fn open_profiled(&mut self, src: &str) -> Result<(Fits, Arc<Profiler>)> {
+        let driver: Arc<dyn StorageDriver> = fits::io::open(src, &self.options).await?;
+        let p = Profiler::new(driver);
+        self.profilers.push(p.clone());
+        let fits = Fits::from_driver(p.clone()).await?;
+        for w in fits.warnings() {
+            eprintln!("warning: {}: {w}", fits.location());
+        }
+        Ok((fits, p))
+    }
+
     /// Opens a source; its warnings go to stderr.
     pub(crate) async fn open(&mut self, src: &str) -> Result<Fits> {
-        let mut driver: Arc<dyn StorageDriver> = fits::io::open(src, &Default::default()).await?;
+        let mut driver: Arc<dyn StorageDriver> = fits::io::open(src, &self.options).await?;
         if self.profiling() {
             let p = Profiler::new(driver);
             self.profilers.push(p.clone());

@@ -15,7 +15,8 @@
 
 use crate::plan::{ReadOptions, assemble, plan_requests};
 use crate::retry::{RetryConfig, noise, parse_retry_after};
-use crate::{Error, ObjectInfo, Result, StorageDriver};
+use crate::{Error, ObjectInfo, ObserverSlot, RequestObserver, Result, StorageDriver};
+use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -44,6 +45,7 @@ pub struct HttpDriver {
     max_whole: u64,
     multi_range: bool,
     state: Mutex<State>,
+    observer: ObserverSlot,
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +92,7 @@ impl HttpDriver {
             max_whole: 16 << 20,
             multi_range: true,
             state: Mutex::new(State::default()),
+            observer: ObserverSlot::default(),
         })
     }
 
@@ -257,17 +260,33 @@ impl HttpDriver {
         req
     }
 
-    /// One attempt at `range`; `head` accepts a shorter answer that ends at the object's end.
+    /// One attempt at `range`, reported to the observer.
     async fn try_range(&self, range: Range<u64>, head: bool) -> Attempt<Bytes> {
+        let started = Instant::now();
+        let mut seen = (None, None);
+        let attempt = self.attempt_range(range.clone(), head, &mut seen).await;
+        let bytes = seen.1.unwrap_or(if let Attempt::Done(b) = &attempt { b.len() as u64 } else { 0 });
+        self.observer.report(started, vec![range], bytes, seen.0);
+        attempt
+    }
+
+    /// One attempt at `range`; `head` accepts a shorter answer that ends at the object's end.
+    /// `seen` receives the status and, when the body was not the range itself, the body's length.
+    async fn attempt_range(&self, range: Range<u64>, head: bool, seen: &mut (Option<u16>, Option<u64>)) -> Attempt<Bytes> {
         let resp = match self.request(&format!("bytes={}-{}", range.start, range.end - 1)).send().await {
             Ok(r) => r,
             Err(e) => return Attempt::Retry(self.network(e, "sending the request"), None),
         };
         let status = resp.status();
+        seen.0 = Some(status.as_u16());
         match status {
             StatusCode::PARTIAL_CONTENT => {}
             StatusCode::OK => {
-                return match self.take_whole(resp).await {
+                let taken = self.take_whole(resp).await;
+                if let Attempt::Done(whole) = &taken {
+                    seen.1 = Some(whole.len() as u64);
+                }
+                return match taken {
                     Attempt::Done(whole) if range.end <= whole.len() as u64 => Attempt::Done(whole.slice(range.start as usize..range.end as usize)),
                     Attempt::Done(whole) if head => Attempt::Done(whole.slice(range.start.min(whole.len() as u64) as usize..)),
                     Attempt::Done(whole) => Attempt::Fatal(Error::OutOfRange { location: self.location.clone(), range, size: whole.len() as u64 }),
@@ -313,15 +332,25 @@ impl HttpDriver {
         Attempt::Done(body)
     }
 
+    /// One multi-range attempt, reported to the observer (body bytes, multipart headers included).
+    async fn try_multi(&self, ranges: &[Range<u64>]) -> Attempt<Option<Vec<Bytes>>> {
+        let started = Instant::now();
+        let mut seen = (None, 0u64);
+        let attempt = self.attempt_multi(ranges, &mut seen).await;
+        self.observer.report(started, ranges.to_vec(), seen.1, seen.0);
+        attempt
+    }
+
     /// One attempt at several ranges in one multi-range request. `Ok(None)` when the server
     /// answered them with the whole object and that object is too large: ask one range at a time.
-    async fn try_multi(&self, ranges: &[Range<u64>]) -> Attempt<Option<Vec<Bytes>>> {
+    async fn attempt_multi(&self, ranges: &[Range<u64>], seen: &mut (Option<u16>, u64)) -> Attempt<Option<Vec<Bytes>>> {
         let spec: Vec<String> = ranges.iter().map(|r| format!("{}-{}", r.start, r.end - 1)).collect();
         let resp = match self.request(&format!("bytes={}", spec.join(","))).send().await {
             Ok(r) => r,
             Err(e) => return Attempt::Retry(self.network(e, "sending a multi-range request"), None),
         };
         let status = resp.status();
+        seen.0 = Some(status.as_u16());
         match status {
             StatusCode::PARTIAL_CONTENT => {}
             StatusCode::OK => {
@@ -354,6 +383,7 @@ impl HttpDriver {
             Ok(b) => b,
             Err(e) => return Attempt::Retry(self.network(e, "reading a multi-range body"), None),
         };
+        seen.1 = body.len() as u64;
         let parts: Vec<(Range<u64>, Option<u64>, Bytes)> = if let Some(boundary) = multipart_boundary(&content_type) {
             match parse_multipart(&body, &boundary) {
                 Ok(p) => p,
@@ -529,6 +559,11 @@ impl StorageDriver for HttpDriver {
 
     fn read_options(&self) -> ReadOptions {
         self.options
+    }
+
+    fn set_observer(&self, observer: Arc<dyn RequestObserver>) -> bool {
+        self.observer.set(observer);
+        true
     }
 }
 

@@ -102,6 +102,20 @@ pub trait StorageDriver: Send + Sync + fmt::Debug {
         ReadOptions::default()
     }
 
+    /// Replaces the whole object with `data` (atomically where the store allows it).
+    async fn put(&self, data: Bytes) -> Result<()> {
+        let _ = data;
+        Err(Error::Unsupported { driver: self.name(), location: self.location().to_string(), operation: "put" })
+    }
+
+    /// Installs an observer told of every request the driver sends (ranges, bytes, timing).
+    /// Returns false if the driver cannot report its requests; wrappers such as a profiler then
+    /// record at their own level instead.
+    fn set_observer(&self, observer: Arc<dyn RequestObserver>) -> bool {
+        let _ = observer;
+        false
+    }
+
     /// Synchronous access, for drivers whose reads never wait on a network
     /// (local files, memory). Readers use it to fill output buffers directly
     /// from several threads. Remote drivers and wrappers return `None`.
@@ -141,6 +155,52 @@ impl<D: StorageDriver + ?Sized> StorageDriver for Arc<D> {
     }
     fn as_sync(&self) -> Option<&dyn SyncRead> {
         (**self).as_sync()
+    }
+    fn set_observer(&self, observer: Arc<dyn RequestObserver>) -> bool {
+        (**self).set_observer(observer)
+    }
+    async fn put(&self, data: Bytes) -> Result<()> {
+        (**self).put(data).await
+    }
+}
+
+/// One request a driver sent, as reported to a [`RequestObserver`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestEvent {
+    /// When it was sent.
+    pub started: std::time::Instant,
+    /// When its body was complete (or it failed).
+    pub finished: std::time::Instant,
+    /// The byte ranges asked for (several for a multi-range request).
+    pub ranges: Vec<Range<u64>>,
+    /// Body bytes received (multipart headers included).
+    pub bytes: u64,
+    /// The response status, when there was a response.
+    pub status: Option<u16>,
+}
+
+/// Told of every request a driver sends.
+pub trait RequestObserver: Send + Sync + fmt::Debug {
+    /// Records one request.
+    fn observe(&self, event: RequestEvent);
+}
+
+/// A driver's slot for an observer.
+#[derive(Debug, Default)]
+pub(crate) struct ObserverSlot(std::sync::Mutex<Option<Arc<dyn RequestObserver>>>);
+
+impl ObserverSlot {
+    #[cfg_attr(not(any(feature = "http", feature = "s3", feature = "gcs", feature = "azure")), allow(dead_code))]
+    pub(crate) fn set(&self, o: Arc<dyn RequestObserver>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(o);
+    }
+
+    #[cfg_attr(not(any(feature = "http", feature = "s3", feature = "gcs", feature = "azure")), allow(dead_code))]
+    pub(crate) fn report(&self, started: std::time::Instant, ranges: Vec<Range<u64>>, bytes: u64, status: Option<u16>) {
+        let o = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(o) = o {
+            o.observe(RequestEvent { started, finished: std::time::Instant::now(), ranges, bytes, status });
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 
 use crate::plan::ReadOptions;
 use crate::retry::RetryConfig;
-use crate::{Error, ObjectInfo, Result, StorageDriver};
+use crate::{Error, ObjectInfo, ObserverSlot, RequestObserver, Result, StorageDriver};
 use async_trait::async_trait;
 use bytes::Bytes;
 use object_store::path::Path;
@@ -50,6 +50,7 @@ pub struct ObjectDriver {
     name: &'static str,
     options: ReadOptions,
     info: Mutex<Option<ObjectInfo>>,
+    observer: ObserverSlot,
 }
 
 fn object_retry(r: &RetryConfig) -> object_store::RetryConfig {
@@ -135,7 +136,15 @@ impl ObjectDriver {
     }
 
     fn new(store: Arc<dyn ObjectStore>, key: &str, url: &str, name: &'static str) -> ObjectDriver {
-        ObjectDriver { store, path: Path::from(key), location: url.to_string(), name, options: ReadOptions::default(), info: Mutex::new(None) }
+        ObjectDriver {
+            store,
+            path: Path::from(key),
+            location: url.to_string(),
+            name,
+            options: ReadOptions::default(),
+            info: Mutex::new(None),
+            observer: ObserverSlot::default(),
+        }
     }
 
     /// Sets how batched reads are planned.
@@ -181,7 +190,19 @@ impl ObjectDriver {
         }
     }
 
+    /// One GET (object_store retries inside it), reported to the observer.
     async fn get(&self, range: Option<Range<u64>>, head: bool) -> Result<(object_store::ObjectMeta, Range<u64>, Bytes)> {
+        let started = std::time::Instant::now();
+        let result = self.get_unobserved(range.clone(), head).await;
+        let (bytes, status) = match &result {
+            Ok((_, _, b)) => (b.len() as u64, Some(if range.is_some() { 206 } else { 200 })),
+            Err(_) => (0, None),
+        };
+        self.observer.report(started, range.into_iter().collect(), bytes, status);
+        result
+    }
+
+    async fn get_unobserved(&self, range: Option<Range<u64>>, head: bool) -> Result<(object_store::ObjectMeta, Range<u64>, Bytes)> {
         let opts = GetOptions {
             range: range.clone().map(GetRange::Bounded),
             if_match: self.pinned().and_then(|i| i.etag),
@@ -258,6 +279,20 @@ impl StorageDriver for ObjectDriver {
 
     fn read_options(&self) -> ReadOptions {
         self.options
+    }
+
+    fn set_observer(&self, observer: Arc<dyn RequestObserver>) -> bool {
+        self.observer.set(observer);
+        true
+    }
+
+    async fn put(&self, data: Bytes) -> Result<()> {
+        let started = std::time::Instant::now();
+        let n = data.len() as u64;
+        let r = self.store.put_opts(&self.path, data.into(), object_store::PutOptions::default()).await.map_err(|e| self.map_err(e));
+        self.observer.report(started, Vec::new(), n, r.as_ref().ok().map(|_| 200));
+        *self.info.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        r.map(|_| ())
     }
 }
 

@@ -182,14 +182,16 @@ fn status(code: StatusCode) -> Response<Body> {
     r
 }
 
-/// A body sent in chunks, paced to `rate`, possibly cut short (`cut`: bytes to send, then `fail` or end).
+/// A body sent in chunks, paced to `rate` against absolute deadlines (so timer granularity does
+/// not accumulate), possibly cut short (`cut`: bytes to send, then `fail` or end).
 fn paced(data: Bytes, rate: Option<u64>, cut: Option<usize>, fail: bool) -> Body {
     const CHUNK: usize = 64 * 1024;
     let send = cut.unwrap_or(data.len()).min(data.len());
-    let pieces: Vec<Bytes> = (0..send).step_by(CHUNK).map(|i| data.slice(i..(i + CHUNK).min(send))).collect();
-    let s = stream::iter(pieces).then(move |piece| async move {
+    let pieces: Vec<(usize, Bytes)> = (0..send).step_by(CHUNK).map(|i| (i, data.slice(i..(i + CHUNK).min(send)))).collect();
+    let start = tokio::time::Instant::now();
+    let s = stream::iter(pieces).then(move |(offset, piece)| async move {
         if let Some(rate) = rate.filter(|r| *r > 0) {
-            tokio::time::sleep(Duration::from_secs_f64(piece.len() as f64 / rate as f64)).await;
+            tokio::time::sleep_until(start + Duration::from_secs_f64(offset as f64 / rate as f64)).await;
         }
         Ok::<_, io::Error>(Frame::data(piece))
     });
