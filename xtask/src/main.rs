@@ -2,6 +2,7 @@
 
 mod bench;
 mod gendata;
+mod servers;
 mod test;
 #[cfg(test)]
 mod tidy;

@@ -3,7 +3,13 @@
 use crate::util::{Result, cargo, ensure_apt, have};
 
 pub(crate) fn run(args: &[String]) -> Result {
-    ensure_apt(&[("fitsverify", "fitsverify")])?;
+    ensure_apt(&[("fitsverify", "fitsverify"), ("nginx", "nginx-light")])?;
+    crate::servers::ensure_garage()?;
+    let servers = crate::servers::Servers::start()?;
+    for (k, v) in &servers.env {
+        // SAFETY: single-threaded here; the test processes inherit the variables.
+        unsafe { std::env::set_var(k, v) };
+    }
     // Tests that need an external tool fail instead of skipping when run from here.
     // SAFETY-free: single-threaded at this point; children inherit the variable.
     unsafe { std::env::set_var("FITS_REQUIRE_TOOLS", "1") };
@@ -25,6 +31,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         cargo(&a)?;
     }
     cargo(&["test", "--workspace", "--doc"])?;
+    drop(servers);
     eprintln!("xtask: all tests passed");
     Ok(())
 }

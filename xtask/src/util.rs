@@ -24,11 +24,17 @@ pub(crate) fn cargo(args: &[&str]) -> Result {
     run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args(args))
 }
 
-/// Whether a program is on PATH.
+/// Whether a program is on PATH (or in the sbin folders, where Debian puts daemons).
 pub(crate) fn have(program: &str) -> bool {
+    let extra = ["/usr/sbin", "/sbin", "/usr/local/sbin"].map(std::path::PathBuf::from);
+    let cargo_bin = std::env::var_os("CARGO_HOME").map(|h| std::path::PathBuf::from(h).join("bin"));
     std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|p| is_executable(&p.join(program))))
-        .unwrap_or(false)
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(extra)
+        .chain(cargo_bin)
+        .any(|p| is_executable(&p.join(program)))
 }
 
 fn is_executable(p: &Path) -> bool {
