@@ -11,34 +11,16 @@ fn decode(c: &mut Criterion) {
     g.throughput(Throughput::Bytes((n * 4) as u64));
     let mut f32s = vec![0f32; n];
     g.bench_function("f32_raw", |b| {
-        b.iter(|| {
-            decode_into(black_box(&src), 1, &Conversion::raw(Bitpix::F32), &mut f32s).unwrap()
-        })
+        b.iter(|| decode_into(black_box(&src), 1, &Conversion::raw(Bitpix::F32), &mut f32s).unwrap())
     });
     let mut i16_to_f32 = vec![0f32; n * 2];
-    let scaled = Conversion::physical(
-        Bitpix::I16,
-        Scaling {
-            bscale: 0.02,
-            bzero: 600.0,
-            blank: Some(-32768),
-        },
-    );
+    let scaled = Conversion::physical(Bitpix::I16, Scaling { bscale: 0.02, bzero: 600.0, blank: Some(-32768) });
     g.bench_function("i16_scaled_blank_to_f32", |b| {
         b.iter(|| decode_into(black_box(&src), 1, &scaled, &mut i16_to_f32).unwrap())
     });
     let mut u16s = vec![0u16; n * 2];
-    let unsigned = Conversion::physical(
-        Bitpix::I16,
-        Scaling {
-            bscale: 1.0,
-            bzero: 32768.0,
-            blank: None,
-        },
-    );
-    g.bench_function("i16_to_u16", |b| {
-        b.iter(|| decode_into(black_box(&src), 1, &unsigned, &mut u16s).unwrap())
-    });
+    let unsigned = Conversion::physical(Bitpix::I16, Scaling { bscale: 1.0, bzero: 32768.0, blank: None });
+    g.bench_function("i16_to_u16", |b| b.iter(|| decode_into(black_box(&src), 1, &unsigned, &mut u16s).unwrap()));
     g.bench_function("checksum", |b| b.iter(|| checksum::sum32(black_box(&src))));
     g.finish();
 }

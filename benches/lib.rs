@@ -15,17 +15,11 @@ pub fn data_file(name: &str) -> Result<String, String> {
     if p.exists() {
         Ok(p.display().to_string())
     } else {
-        Err(format!(
-            "{} is missing: run `cargo xtask gen-data`",
-            p.display()
-        ))
+        Err(format!("{} is missing: run `cargo xtask gen-data`", p.display()))
     }
 }
 
 /// A multi-threaded runtime for driving the async API in benchmarks.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
 }

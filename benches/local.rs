@@ -19,9 +19,7 @@ fn local(c: &mut Criterion) {
     };
     let rt = runtime();
     let mut g = c.benchmark_group("local");
-    g.sample_size(10)
-        .measurement_time(Duration::from_secs(8))
-        .warm_up_time(Duration::from_secs(2));
+    g.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(2));
     g.bench_function("sci_full_f32", |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -42,12 +40,7 @@ fn local(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let f = Fits::open(&drc).await.unwrap();
-                let sec = f
-                    .image(1)
-                    .unwrap()
-                    .section()
-                    .slice(s![1600..1950, 2000..2250])
-                    .unwrap();
+                let sec = f.image(1).unwrap().section().slice(s![1600..1950, 2000..2250]).unwrap();
                 black_box(sec.read::<f32>().await.unwrap())
             })
         })
@@ -56,12 +49,7 @@ fn local(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let f = Fits::open(&cube).await.unwrap();
-                let sec = f
-                    .image(0)
-                    .unwrap()
-                    .section()
-                    .slice(s![.., 512, 512])
-                    .unwrap();
+                let sec = f.image(0).unwrap().section().slice(s![.., 512, 512]).unwrap();
                 black_box(sec.read::<f32>().await.unwrap())
             })
         })

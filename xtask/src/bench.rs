@@ -15,30 +15,10 @@ const PY_PACKAGES: [&str; 3] = ["astropy==8.0.2", "fitsio==1.4.2", "numpy<3"];
 
 /// (criterion name, description, target ratio to the faster reference, which reference).
 const LOCAL: [(&str, &str, f64, &str); 5] = [
-    (
-        "sci_full_f32",
-        "all of SCI (71 MB float32) into a native array",
-        0.5,
-        "best",
-    ),
-    (
-        "cube_full_f32",
-        "200x1024x1024 int16 cube, scaled to float32",
-        0.3,
-        "fitsio",
-    ),
-    (
-        "sci_cutout_350x250",
-        "cutout [1600:1950, 2000:2250] of SCI",
-        1.0,
-        "fitsio",
-    ),
-    (
-        "cube_spectrum",
-        "spectrum [:, 512, 512] of the cube",
-        1.0,
-        "fitsio",
-    ),
+    ("sci_full_f32", "all of SCI (71 MB float32) into a native array", 0.5, "best"),
+    ("cube_full_f32", "200x1024x1024 int16 cube, scaled to float32", 0.3, "fitsio"),
+    ("sci_cutout_350x250", "cutout [1600:1950, 2000:2250] of SCI", 1.0, "fitsio"),
+    ("cube_spectrum", "spectrum [:, 512, 512] of the cube", 1.0, "fitsio"),
     ("cube_plane0", "plane [0, :, :] of the cube", 1.0, "best"),
 ];
 
@@ -57,42 +37,22 @@ fn venv() -> Result<PathBuf> {
         util::run(Command::new("python3").args(["-m", "venv"]).arg(&dir))?;
     }
     let ok = Command::new(&python)
-        .args([
-            "-c",
-            "import astropy, fitsio, numpy; assert astropy.__version__ == '8.0.2'",
-        ])
+        .args(["-c", "import astropy, fitsio, numpy; assert astropy.__version__ == '8.0.2'"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        util::run(Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--upgrade",
-            "pip",
-        ]))?;
-        util::run(
-            Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet"])
-                .args(PY_PACKAGES),
-        )?;
+        util::run(Command::new(&python).args(["-m", "pip", "install", "--quiet", "--upgrade", "pip"]))?;
+        util::run(Command::new(&python).args(["-m", "pip", "install", "--quiet"]).args(PY_PACKAGES))?;
     }
     Ok(python)
 }
 
 fn json_of(cmd: &mut Command) -> Result<Value> {
     let shown = format!("{cmd:?}");
-    let out = cmd
-        .current_dir(crate::root())
-        .output()
-        .map_err(|e| format!("{shown}: {e}"))?;
+    let out = cmd.current_dir(crate::root()).output().map_err(|e| format!("{shown}: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "{shown} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("{shown} failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let last = text.lines().last().unwrap_or("");
@@ -101,16 +61,10 @@ fn json_of(cmd: &mut Command) -> Result<Value> {
 
 /// Median of a criterion benchmark, in seconds.
 fn criterion_median(group: &str, name: &str) -> Result<f64> {
-    let p = crate::root().join(format!(
-        "target/criterion/{group}/{name}/new/estimates.json"
-    ));
-    let v: Value =
-        serde_json::from_slice(&std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?)
-            .map_err(|e| format!("{}: {e}", p.display()))?;
-    v["median"]["point_estimate"]
-        .as_f64()
-        .map(|ns| ns / 1e9)
-        .ok_or_else(|| format!("{}: no median", p.display()))
+    let p = crate::root().join(format!("target/criterion/{group}/{name}/new/estimates.json"));
+    let v: Value = serde_json::from_slice(&std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?)
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    v["median"]["point_estimate"].as_f64().map(|ns| ns / 1e9).ok_or_else(|| format!("{}: no median", p.display()))
 }
 
 fn machine() -> String {
@@ -122,9 +76,7 @@ fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cores} cores, {cpu}, Linux {}", kernel.trim())
 }
@@ -137,13 +89,7 @@ fn local() -> Result {
     let python = venv()?;
     cargo(&["build", "--release", "--quiet", "-p", "fits-cli"])?;
     cargo(&["bench", "--quiet", "-p", "fits-benches", "--bench", "local"])?;
-    let theirs = json_of(
-        Command::new(&python)
-            .arg("benches/python/bench_local.py")
-            .arg(&drc)
-            .arg(&cube)
-            .arg("10"),
-    )?;
+    let theirs = json_of(Command::new(&python).arg("benches/python/bench_local.py").arg(&drc).arg(&cube).arg("10"))?;
     let fits_bin = crate::root().join("target/release/fits");
     let ours_rss = json_of(
         Command::new(&python)
@@ -164,24 +110,13 @@ fn local() -> Result {
     let mut results = Vec::new();
     for (name, what, target, reference) in LOCAL {
         let ours = criterion_median("local", name)?;
-        let astropy = theirs["astropy"][name]
-            .as_f64()
-            .ok_or(format!("astropy result {name} missing"))?;
-        let fitsio = theirs["fitsio"][name]
-            .as_f64()
-            .ok_or(format!("fitsio result {name} missing"))?;
-        let base = if reference == "fitsio" {
-            fitsio
-        } else {
-            astropy.min(fitsio)
-        };
+        let astropy = theirs["astropy"][name].as_f64().ok_or(format!("astropy result {name} missing"))?;
+        let fitsio = theirs["fitsio"][name].as_f64().ok_or(format!("fitsio result {name} missing"))?;
+        let base = if reference == "fitsio" { fitsio } else { astropy.min(fitsio) };
         let ratio = ours / base;
         let met = ratio <= target;
-        let target_text = if target == 1.0 {
-            format!("≤ 1x {reference}")
-        } else {
-            format!("≤ {target}x {reference}")
-        };
+        let target_text =
+            if target == 1.0 { format!("≤ 1x {reference}") } else { format!("≤ {target}x {reference}") };
         rows.push(format!(
             "| {what} | {} | {} | {} | {ratio:.2}x {reference} | {target_text} | {} |",
             ms(ours),
@@ -223,31 +158,20 @@ fn local() -> Result {
 }
 
 fn ms(s: f64) -> String {
-    if s < 0.01 {
-        format!("{:.3} ms", s * 1e3)
-    } else {
-        format!("{:.1} ms", s * 1e3)
-    }
+    if s < 0.01 { format!("{:.3} ms", s * 1e3) } else { format!("{:.1} ms", s * 1e3) }
 }
 
 fn today() -> String {
     let out = Command::new("date").arg("-u").arg("+%Y-%m-%d").output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
 }
 
 /// Replaces the text between `<!-- {key}:begin -->` and `<!-- {key}:end -->` in a document.
 fn update_doc(path: &Path, key: &str, body: &str) -> Result {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (begin, end) = (
-        format!("<!-- {key}:begin -->"),
-        format!("<!-- {key}:end -->"),
-    );
+    let (begin, end) = (format!("<!-- {key}:begin -->"), format!("<!-- {key}:end -->"));
     let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) else {
-        return Err(format!(
-            "{}: markers {begin} / {end} not found",
-            path.display()
-        ));
+        return Err(format!("{}: markers {begin} / {end} not found", path.display()));
     };
     let updated = format!("{}{begin}\n{body}{}", &text[..a], &text[b..]);
     std::fs::write(path, updated).map_err(|e| format!("{}: {e}", path.display()))

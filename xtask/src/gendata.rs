@@ -33,11 +33,7 @@ pub(crate) fn run(dir: &Path, names: &[String], force: bool) -> Result<Vec<PathB
             _ => unreachable!(),
         }
         std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-        eprintln!(
-            "gen-data: wrote {} in {:.1} s",
-            path.display(),
-            t.elapsed().as_secs_f64()
-        );
+        eprintln!("gen-data: wrote {} in {:.1} s", path.display(), t.elapsed().as_secs_f64());
         written.push(path);
     }
     Ok(written)
@@ -70,10 +66,7 @@ struct HduStream {
 impl HduStream {
     fn create(path: &Path) -> Result<HduStream> {
         let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(HduStream {
-            out: BufWriter::with_capacity(4 << 20, f),
-            path: path.display().to_string(),
-        })
+        Ok(HduStream { out: BufWriter::with_capacity(4 << 20, f), path: path.display().to_string() })
     }
 
     fn err(&self, e: impl std::fmt::Display) -> String {
@@ -81,12 +74,7 @@ impl HduStream {
     }
 
     /// Writes one HDU; `fill` is called with a buffer to append the next data bytes to and returns false when done.
-    fn hdu(
-        &mut self,
-        mut header: Header,
-        data_len: u64,
-        mut fill: impl FnMut(&mut Vec<u8>) -> bool,
-    ) -> Result<()> {
+    fn hdu(&mut self, mut header: Header, data_len: u64, mut fill: impl FnMut(&mut Vec<u8>) -> bool) -> Result<()> {
         set_checksums(&mut header, 0).map_err(|e| self.err(e))?;
         let start = self.out.stream_position().map_err(|e| self.err(e))?;
         let bytes = header.to_bytes().map_err(|e| self.err(e))?;
@@ -105,23 +93,15 @@ impl HduStream {
             }
         }
         if written != data_len {
-            return Err(self.err(format!(
-                "generated {written} data bytes, header announces {data_len}"
-            )));
+            return Err(self.err(format!("generated {written} data bytes, header announces {data_len}")));
         }
         let pad = vec![0u8; (padded(data_len) - data_len) as usize];
         self.out.write_all(&pad).map_err(|e| self.err(e))?;
         set_checksums(&mut header, sum.value()).map_err(|e| self.err(e))?;
         let end = self.out.stream_position().map_err(|e| self.err(e))?;
-        self.out
-            .seek(SeekFrom::Start(start))
-            .map_err(|e| self.err(e))?;
-        self.out
-            .write_all(&header.to_bytes().map_err(|e| self.err(e))?)
-            .map_err(|e| self.err(e))?;
-        self.out
-            .seek(SeekFrom::Start(end))
-            .map_err(|e| self.err(e))?;
+        self.out.seek(SeekFrom::Start(start)).map_err(|e| self.err(e))?;
+        self.out.write_all(&header.to_bytes().map_err(|e| self.err(e))?).map_err(|e| self.err(e))?;
+        self.out.seek(SeekFrom::Start(end)).map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -155,66 +135,18 @@ fn sky_wcs(h: &mut Header) {
     cards(
         h,
         &[
-            (
-                "WCSAXES",
-                2i64.into(),
-                "number of World Coordinate System axes",
-            ),
-            (
-                "CRPIX1",
-                2110.5f64.into(),
-                "x-coordinate of reference pixel",
-            ),
-            (
-                "CRPIX2",
-                2100.5f64.into(),
-                "y-coordinate of reference pixel",
-            ),
-            (
-                "CRVAL1",
-                150.421375f64.into(),
-                "first axis value at reference pixel",
-            ),
-            (
-                "CRVAL2",
-                2.422383f64.into(),
-                "second axis value at reference pixel",
-            ),
-            (
-                "CTYPE1",
-                "RA---TAN".into(),
-                "the coordinate type for the first axis",
-            ),
-            (
-                "CTYPE2",
-                "DEC--TAN".into(),
-                "the coordinate type for the second axis",
-            ),
-            (
-                "CD1_1",
-                (-scale * c).into(),
-                "partial of first axis coordinate w.r.t. x",
-            ),
-            (
-                "CD1_2",
-                (scale * s).into(),
-                "partial of first axis coordinate w.r.t. y",
-            ),
-            (
-                "CD2_1",
-                (scale * s).into(),
-                "partial of second axis coordinate w.r.t. x",
-            ),
-            (
-                "CD2_2",
-                (scale * c).into(),
-                "partial of second axis coordinate w.r.t. y",
-            ),
-            (
-                "RADESYS",
-                "ICRS".into(),
-                "reference frame of celestial coordinates",
-            ),
+            ("WCSAXES", 2i64.into(), "number of World Coordinate System axes"),
+            ("CRPIX1", 2110.5f64.into(), "x-coordinate of reference pixel"),
+            ("CRPIX2", 2100.5f64.into(), "y-coordinate of reference pixel"),
+            ("CRVAL1", 150.421375f64.into(), "first axis value at reference pixel"),
+            ("CRVAL2", 2.422383f64.into(), "second axis value at reference pixel"),
+            ("CTYPE1", "RA---TAN".into(), "the coordinate type for the first axis"),
+            ("CTYPE2", "DEC--TAN".into(), "the coordinate type for the second axis"),
+            ("CD1_1", (-scale * c).into(), "partial of first axis coordinate w.r.t. x"),
+            ("CD1_2", (scale * s).into(), "partial of first axis coordinate w.r.t. y"),
+            ("CD2_1", (scale * s).into(), "partial of second axis coordinate w.r.t. x"),
+            ("CD2_2", (scale * c).into(), "partial of second axis coordinate w.r.t. y"),
+            ("RADESYS", "ICRS".into(), "reference frame of celestial coordinates"),
         ],
     );
 }
@@ -225,66 +157,22 @@ fn primary_header() -> Header {
         &mut h,
         &[
             ("NEXTEND", 4i64.into(), "number of standard extensions"),
-            (
-                "DATE",
-                "2026-01-15T00:00:00".into(),
-                "date this file was written (yyyy-mm-dd)",
-            ),
+            ("DATE", "2026-01-15T00:00:00".into(), "date this file was written (yyyy-mm-dd)"),
             ("FILENAME", "drc_like.fits".into(), "name of file"),
             ("FILETYPE", "SCI".into(), "type of data found in data file"),
             ("TELESCOP", "HST".into(), "telescope used to acquire data"),
-            (
-                "INSTRUME",
-                "ACS".into(),
-                "identifier for instrument used to acquire data",
-            ),
-            (
-                "EQUINOX",
-                2000.0f64.into(),
-                "equinox of celestial coord. system",
-            ),
-            (
-                "ROOTNAME",
-                "jsyn01010".into(),
-                "rootname of the observation set",
-            ),
+            ("INSTRUME", "ACS".into(), "identifier for instrument used to acquire data"),
+            ("EQUINOX", 2000.0f64.into(), "equinox of celestial coord. system"),
+            ("ROOTNAME", "jsyn01010".into(), "rootname of the observation set"),
             ("PRIMESI", "ACS".into(), "instrument designated as prime"),
             ("TARGNAME", "COSMOS-SYNTH".into(), "proposer's target name"),
-            (
-                "RA_TARG",
-                150.421375f64.into(),
-                "right ascension of the target (deg) (J2000)",
-            ),
-            (
-                "DEC_TARG",
-                2.422383f64.into(),
-                "declination of the target (deg) (J2000)",
-            ),
-            (
-                "DETECTOR",
-                "WFC".into(),
-                "detector in use: WFC, HRC, or SBC",
-            ),
-            (
-                "FILTER1",
-                "F814W".into(),
-                "element selected from filter wheel 1",
-            ),
-            (
-                "FILTER2",
-                "CLEAR2L".into(),
-                "element selected from filter wheel 2",
-            ),
-            (
-                "EXPTIME",
-                2028.0f64.into(),
-                "exposure duration (seconds)--calculated",
-            ),
-            (
-                "PHOTFLAM",
-                7.0723600e-20f64.into(),
-                "inverse sensitivity, ergs/cm2/Ang/electron",
-            ),
+            ("RA_TARG", 150.421375f64.into(), "right ascension of the target (deg) (J2000)"),
+            ("DEC_TARG", 2.422383f64.into(), "declination of the target (deg) (J2000)"),
+            ("DETECTOR", "WFC".into(), "detector in use: WFC, HRC, or SBC"),
+            ("FILTER1", "F814W".into(), "element selected from filter wheel 1"),
+            ("FILTER2", "CLEAR2L".into(), "element selected from filter wheel 2"),
+            ("EXPTIME", 2028.0f64.into(), "exposure duration (seconds)--calculated"),
+            ("PHOTFLAM", 7.0723600e-20f64.into(), "inverse sensitivity, ergs/cm2/Ang/electron"),
             ("PHOTZPT", (-21.1f64).into(), "ST magnitude zero point"),
             ("PHOTPLAM", 8045.0f64.into(), "Pivot wavelength (Angstroms)"),
         ],
@@ -356,10 +244,7 @@ fn image_ext(dtype: DType, name: &str, bunit: &str) -> Header {
     );
     sky_wcs(&mut h);
     for i in 0..60 {
-        h.push(
-            Card::new(&format!("D{i:03}VER"), "WCS Version 1.1")
-                .with_comment("drizzle, task version"),
-        );
+        h.push(Card::new(&format!("D{i:03}VER"), "WCS Version 1.1").with_comment("drizzle, task version"));
     }
     h
 }
@@ -367,13 +252,7 @@ fn image_ext(dtype: DType, name: &str, bunit: &str) -> Header {
 /// Stars: (x, y, amplitude), sorted by y.
 fn stars() -> Vec<(f64, f64, f64)> {
     let mut s: Vec<(f64, f64, f64)> = (0..4000u64)
-        .map(|k| {
-            (
-                uniform(11, k) * NX as f64,
-                uniform(12, k) * NY as f64,
-                0.5 + 80.0 * uniform(13, k).powi(6),
-            )
-        })
+        .map(|k| (uniform(11, k) * NX as f64, uniform(12, k) * NY as f64, 0.5 + 80.0 * uniform(13, k).powi(6)))
         .collect();
     s.sort_by(|a, b| a.1.total_cmp(&b.1));
     s
@@ -381,11 +260,7 @@ fn stars() -> Vec<(f64, f64, f64)> {
 
 fn sci_row(y: usize, stars: &[(f64, f64, f64)], row: &mut [f32]) {
     for (x, v) in row.iter_mut().enumerate() {
-        *v = if inside(x, y) {
-            (0.02 + 0.01 * normal(7, (y * NX + x) as u64)) as f32
-        } else {
-            0.0
-        };
+        *v = if inside(x, y) { (0.02 + 0.01 * normal(7, (y * NX + x) as u64)) as f32 } else { 0.0 };
     }
     let lo = stars.partition_point(|s| s.1 < y as f64 - 6.0);
     for &(sx, sy, amp) in stars[lo..].iter().take_while(|s| s.1 <= y as f64 + 6.0) {
@@ -481,21 +356,9 @@ fn cube(path: &Path) -> Result<()> {
     cards(
         &mut h,
         &[
-            (
-                "BSCALE",
-                0.02f64.into(),
-                "physical = stored * BSCALE + BZERO",
-            ),
-            (
-                "BZERO",
-                600.0f64.into(),
-                "physical = stored * BSCALE + BZERO",
-            ),
-            (
-                "BLANK",
-                (BLANK as i64).into(),
-                "stored value of undefined pixels",
-            ),
+            ("BSCALE", 0.02f64.into(), "physical = stored * BSCALE + BZERO"),
+            ("BZERO", 600.0f64.into(), "physical = stored * BSCALE + BZERO"),
+            ("BLANK", (BLANK as i64).into(), "stored value of undefined pixels"),
             ("BUNIT", "K".into(), "brightness temperature"),
             ("CTYPE1", "RA---SIN".into(), ""),
             ("CTYPE2", "DEC--SIN".into(), ""),
@@ -525,14 +388,10 @@ fn cube(path: &Path) -> Result<()> {
                 let i = ((plane * N + row) * N + x) as u64;
                 let (dx, dy) = (x as f64 - 512.0, row as f64 - 512.0);
                 let blob = 150.0 * line * (-(dx * dx + dy * dy) / (2.0 * 150.0f64.powi(2))).exp();
-                let v = if dx.abs() < 20.0 && (dy - 300.0).abs() < 20.0
-                    || hash(3, i).is_multiple_of(5000)
-                {
+                let v = if dx.abs() < 20.0 && (dy - 300.0).abs() < 20.0 || hash(3, i).is_multiple_of(5000) {
                     BLANK
                 } else {
-                    ((10.0 + blob + 2.0 * normal(5, i) - 600.0) / 0.02)
-                        .round()
-                        .clamp(-32767.0, 32767.0) as i16
+                    ((10.0 + blob + 2.0 * normal(5, i) - 600.0) / 0.02).round().clamp(-32767.0, 32767.0) as i16
                 };
                 buf.extend_from_slice(&v.to_be_bytes());
             }

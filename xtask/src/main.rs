@@ -27,11 +27,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("gen-data") => {
             let force = args.iter().any(|a| a == "--force");
-            let names: Vec<String> = args[1..]
-                .iter()
-                .filter(|a| !a.starts_with("--"))
-                .cloned()
-                .collect();
+            let names: Vec<String> = args[1..].iter().filter(|a| !a.starts_with("--")).cloned().collect();
             gendata::run(&data_dir(), &names, force).map(|_| ())
         }
         Some("bench") => bench::run(&args[1..]),
@@ -52,15 +48,10 @@ fn main() -> ExitCode {
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Where gen-data writes (ignored by git).
 pub(crate) fn data_dir() -> PathBuf {
-    std::env::var_os("FITS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("data"))
+    std::env::var_os("FITS_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("data"))
 }

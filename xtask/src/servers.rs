@@ -90,7 +90,8 @@ impl Servers {
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
         let log = dir.join("stderr.log");
-        let nginx = ["/usr/sbin/nginx", "nginx"].into_iter().find(|p| Path::new(p).exists() || have(p)).unwrap_or("nginx");
+        let nginx =
+            ["/usr/sbin/nginx", "nginx"].into_iter().find(|p| Path::new(p).exists() || have(p)).unwrap_or("nginx");
         let mut child = Command::new(nginx)
             .arg("-c")
             .arg(&conf_path)
@@ -138,9 +139,18 @@ impl Servers {
         wait_for_port(s3, "garage", &mut child, &log)?;
         self.children.push(child);
         let garage = |args: &[&str]| -> Result<String> {
-            let out = Command::new("garage").arg("-c").arg(&conf_path).args(args).output().map_err(|e| format!("garage {args:?}: {e}"))?;
+            let out = Command::new("garage")
+                .arg("-c")
+                .arg(&conf_path)
+                .args(args)
+                .output()
+                .map_err(|e| format!("garage {args:?}: {e}"))?;
             if !out.status.success() {
-                return Err(format!("garage {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+                return Err(format!(
+                    "garage {args:?} failed: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
             }
             Ok(String::from_utf8_lossy(&out.stdout).to_string())
         };
@@ -180,6 +190,17 @@ pub(crate) fn ensure_garage() -> Result {
         return Ok(());
     }
     eprintln!("xtask: installing garage (cargo install garage --locked; this takes several minutes)");
-    crate::util::cargo(&["install", "garage", "--locked", "--no-default-features", "--features", "bundled-libs,sqlite"])?;
-    if have("garage") { Ok(()) } else { Err("garage is still not on PATH after cargo install (is ~/.cargo/bin on PATH?)".into()) }
+    crate::util::cargo(&[
+        "install",
+        "garage",
+        "--locked",
+        "--no-default-features",
+        "--features",
+        "bundled-libs,sqlite",
+    ])?;
+    if have("garage") {
+        Ok(())
+    } else {
+        Err("garage is still not on PATH after cargo install (is ~/.cargo/bin on PATH?)".into())
+    }
 }

@@ -16,13 +16,7 @@ pub(crate) fn run(args: &[String]) -> Result {
     let extra: Vec<&str> = args.iter().map(String::as_str).collect();
     let nextest = have("cargo-nextest");
     if nextest {
-        let mut a = vec![
-            "nextest",
-            "run",
-            "--workspace",
-            "--all-targets",
-            "--no-fail-fast",
-        ];
+        let mut a = vec!["nextest", "run", "--workspace", "--all-targets", "--no-fail-fast"];
         a.extend(&extra);
         cargo(&a)?;
     } else {

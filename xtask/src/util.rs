@@ -8,15 +8,8 @@ pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 /// Runs a command in the workspace root; an error if it fails.
 pub(crate) fn run(cmd: &mut Command) -> Result {
     let shown = format!("{cmd:?}");
-    let status = cmd
-        .current_dir(crate::root())
-        .status()
-        .map_err(|e| format!("{shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} failed ({status})"))
-    }
+    let status = cmd.current_dir(crate::root()).status().map_err(|e| format!("{shown}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{shown} failed ({status})")) }
 }
 
 /// Runs cargo with arguments.
@@ -39,29 +32,19 @@ pub(crate) fn have(program: &str) -> bool {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 /// Installs Debian packages for the programs that are missing.
 pub(crate) fn ensure_apt(needs: &[(&str, &str)]) -> Result {
-    let missing: Vec<&str> = needs
-        .iter()
-        .filter(|(prog, _)| !have(prog))
-        .map(|(_, pkg)| *pkg)
-        .collect();
+    let missing: Vec<&str> = needs.iter().filter(|(prog, _)| !have(prog)).map(|(_, pkg)| *pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }
     eprintln!("xtask: installing {} with apt-get", missing.join(" "));
     let sudo = !is_root() && have("sudo");
     let apt = |args: &[&str]| {
-        let mut c = if sudo {
-            Command::new("sudo")
-        } else {
-            Command::new("apt-get")
-        };
+        let mut c = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
         if sudo {
             c.arg("apt-get");
         }
@@ -82,9 +65,6 @@ pub(crate) fn ensure_apt(needs: &[(&str, &str)]) -> Result {
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
         .unwrap_or(false)
 }

@@ -41,9 +41,7 @@ pub struct Fits {
 impl Fits {
     /// Opens a source (see [`crate::Fits::open`]).
     pub fn open(source: &str) -> Result<Fits> {
-        Ok(Fits {
-            inner: Arc::new(runtime().block_on(crate::Fits::open(source))?),
-        })
+        Ok(Fits { inner: Arc::new(runtime().block_on(crate::Fits::open(source))?) })
     }
 
     /// The async handle.
@@ -63,9 +61,7 @@ impl Fits {
 
     /// An image.
     pub fn image(&self, selector: impl Into<HduSelector>) -> Result<Image> {
-        Ok(Image {
-            inner: self.inner.image(selector)?,
-        })
+        Ok(Image { inner: self.inner.image(selector)? })
     }
 }
 
@@ -88,9 +84,7 @@ impl Image {
 
     /// The whole image as a section.
     pub fn section(&self) -> Section<IxDyn> {
-        Section {
-            inner: self.inner.section(),
-        }
+        Section { inner: self.inner.section() }
     }
 
     /// All physical values as `T`.
@@ -113,9 +107,7 @@ pub struct Section<D> {
 impl<D: Dimension> Section<D> {
     /// Slices further (ndarray rules).
     pub fn slice<I: SliceArg<D>>(&self, info: I) -> Result<Section<I::OutDim>> {
-        Ok(Section {
-            inner: self.inner.slice(info)?,
-        })
+        Ok(Section { inner: self.inner.slice(info)? })
     }
 
     /// Shape of the result.

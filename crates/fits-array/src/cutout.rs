@@ -22,17 +22,11 @@ use std::path::Path;
 pub fn cutout_header(source: &Header, selection: &[AxisSelection], dtype: DType) -> Header {
     let naxis = selection.len();
     // FITS axis j (1-based) is numpy axis naxis - j.
-    let sel = |j: usize| -> Option<&AxisSelection> {
-        (1..=naxis).contains(&j).then(|| &selection[naxis - j])
-    };
+    let sel = |j: usize| -> Option<&AxisSelection> { (1..=naxis).contains(&j).then(|| &selection[naxis - j]) };
     let shape: Vec<usize> = selection.iter().map(|s| s.len).collect();
     let mut header = image_header(dtype, &shape, true);
-    let has_cd = source
-        .iter()
-        .any(|c| parse_matrix(c.keyword(), "CD").is_some());
-    let has_pc = source
-        .iter()
-        .any(|c| parse_matrix(c.keyword(), "PC").is_some());
+    let has_cd = source.iter().any(|c| parse_matrix(c.keyword(), "CD").is_some());
+    let has_pc = source.iter().any(|c| parse_matrix(c.keyword(), "PC").is_some());
     for card in source.iter() {
         let key = card.keyword();
         if is_structural(key) {
@@ -52,8 +46,7 @@ pub fn cutout_header(source: &Header, selection: &[AxisSelection], dtype: DType)
                 if let Some(s) = sel(j).filter(|_| i == j) {
                     card.set_value(x / s.step as f64);
                 }
-            } else if let Some((_, j)) = parse_matrix(key, "CD").or_else(|| parse_matrix(key, "PC"))
-            {
+            } else if let Some((_, j)) = parse_matrix(key, "CD").or_else(|| parse_matrix(key, "PC")) {
                 if let Some(s) = sel(j).filter(|s| s.step != 1) {
                     card.set_value(x * s.step as f64);
                 }
@@ -95,9 +88,7 @@ fn parse_axis(key: &str, prefix: &str) -> Option<(usize, Option<char>)> {
 /// Splits `PREFIXi_j` (optionally with an alternate letter) into (i, j).
 fn parse_matrix(key: &str, prefix: &str) -> Option<(usize, usize)> {
     let rest = key.strip_prefix(prefix)?;
-    let rest = rest
-        .strip_suffix(|c: char| c.is_ascii_uppercase())
-        .unwrap_or(rest);
+    let rest = rest.strip_suffix(|c: char| c.is_ascii_uppercase()).unwrap_or(rest);
     let (i, j) = rest.split_once('_')?;
     if i.is_empty() || j.is_empty() || !i.bytes().chain(j.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
@@ -140,19 +131,11 @@ pub async fn write_cutout(
             if s.index {
                 s.first.to_string()
             } else {
-                format!(
-                    "{}:{}:{}",
-                    s.first,
-                    s.first as isize + s.step * s.len as isize,
-                    s.step
-                )
+                format!("{}:{}:{}", s.first, s.first as isize + s.step * s.len as isize, s.step)
             }
         })
         .collect();
-    header.push(Card::history(format!(
-        "section [{}] (numpy order, 0-based)",
-        ranges.join(",")
-    )));
+    header.push(Card::history(format!("section [{}] (numpy order, 0-based)", ranges.join(","))));
     let shape: Vec<usize> = selection.iter().map(|s| s.len).collect();
     let dtype = data.dtype();
     let file_bytes = crate::write::file_size(&header, dtype, data.len() as u64);
@@ -162,11 +145,7 @@ pub async fn write_cutout(
         None => writer.write(&a.iter().copied().collect::<Vec<_>>())?,
     });
     writer.finish()?;
-    Ok(CutoutSummary {
-        shape,
-        dtype,
-        file_bytes,
-    })
+    Ok(CutoutSummary { shape, dtype, file_bytes })
 }
 
 #[cfg(test)]
@@ -174,12 +153,7 @@ mod tests {
     use super::*;
 
     fn sel(first: usize, step: isize, len: usize) -> AxisSelection {
-        AxisSelection {
-            first,
-            step,
-            len,
-            index: false,
-        }
+        AxisSelection { first, step, len, index: false }
     }
 
     #[test]
@@ -208,20 +182,13 @@ mod tests {
         let h = cutout_header(&src, &[sel(10, 1, 20), sel(20, 2, 10)], DType::F32);
         assert_eq!(h.int("NAXIS1").unwrap(), Some(10));
         assert_eq!(h.int("NAXIS2").unwrap(), Some(20));
-        assert_eq!(
-            h.float("CRPIX1").unwrap(),
-            Some((50.5 - 1.0 - 20.0) / 2.0 + 1.0)
-        );
+        assert_eq!(h.float("CRPIX1").unwrap(), Some((50.5 - 1.0 - 20.0) / 2.0 + 1.0));
         assert_eq!(h.float("CRPIX2").unwrap(), Some(15.0));
         assert_eq!(h.float("CRPIX1A").unwrap(), Some((10.0 - 21.0) / 2.0 + 1.0));
         assert_eq!(h.float("CD1_1").unwrap(), Some(1.0));
         assert_eq!(h.float("CD2_1").unwrap(), Some(0.5));
         assert_eq!(h.float("CD1_2").unwrap(), Some(3.0));
-        assert_eq!(
-            h.float("CDELT1").unwrap(),
-            Some(9.0),
-            "CDELT untouched when CD is present"
-        );
+        assert_eq!(h.float("CDELT1").unwrap(), Some(9.0), "CDELT untouched when CD is present");
         assert_eq!(h.float("LTV1").unwrap(), Some(-10.0 + 0.5));
         assert_eq!(h.string("OBJECT").unwrap(), Some("M13"));
         assert!(!h.contains("BZERO"));

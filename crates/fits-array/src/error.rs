@@ -100,9 +100,6 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn format(location: &str, source: fits_core::Error) -> Error {
-        Error::Format {
-            location: location.to_string(),
-            source,
-        }
+        Error::Format { location: location.to_string(), source }
     }
 }

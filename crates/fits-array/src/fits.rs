@@ -32,6 +32,19 @@ pub struct Fits {
     hdus: Vec<Hdu>,
     warnings: Vec<Warning>,
     file_len: u64,
+    complete: bool,
+}
+
+/// How far opening reads the headers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IndexDepth {
+    /// Every header (to list all HDUs).
+    #[default]
+    All,
+    /// Stop once this HDU is found (remote files: fewer round trips).
+    Until(HduSelector),
+    /// Stop at the first HDU that holds data.
+    FirstWithData,
 }
 
 impl Fits {
@@ -46,62 +59,66 @@ impl Fits {
         Fits::from_driver(driver).await
     }
 
+    /// Opens a source reading headers only as far as `depth` needs: with
+    /// [`IndexDepth::Until`], a remote file's later headers cost no round trip.
+    /// The result lists the HDUs read so far ([`Fits::is_complete`] says whether that is all).
+    pub async fn open_until(source: &str, options: &fits_io::OpenOptions, depth: IndexDepth) -> Result<Fits> {
+        let driver = fits_io::open(source, options).await?;
+        Fits::from_driver_until(driver, depth).await
+    }
+
     /// Reads the HDU index through any driver. A gzip-compressed source is
     /// decompressed into memory (up to [`MAX_GUNZIP_BYTES`]).
     pub async fn from_driver(driver: Arc<dyn StorageDriver>) -> Result<Fits> {
+        Fits::from_driver_until(driver, IndexDepth::All).await
+    }
+
+    /// Reads the HDU index through any driver, as far as `depth` needs.
+    pub async fn from_driver_until(driver: Arc<dyn StorageDriver>, depth: IndexDepth) -> Result<Fits> {
         let (info, head) = driver.read_head(fits_core::DEFAULT_HEADER_READ).await?;
         if head.starts_with(&[0x1f, 0x8b]) {
-            let whole = if head.len() as u64 == info.size {
-                head
-            } else {
-                driver.read_range(0..info.size).await?
-            };
+            let whole = if head.len() as u64 == info.size { head } else { driver.read_range(0..info.size).await? };
             let location = driver.location().to_string();
             let data = gunzip(&location, &whole)?;
             let inner: Arc<dyn StorageDriver> = Arc::new(MemoryDriver::new(location, data));
-            return Box::pin(Fits::from_driver(inner)).await;
+            return Box::pin(Fits::from_driver_until(inner, depth)).await;
         }
         let location: Arc<str> = driver.location().into();
         let mut decoder = IndexDecoder::new(info.size);
         if !head.is_empty() {
-            decoder
-                .push(0, head)
-                .map_err(|e| Error::format(&location, e))?;
+            decoder.push(0, head).map_err(|e| Error::format(&location, e))?;
         }
+        let mut complete = true;
         loop {
+            if reached(decoder.found(), &depth) {
+                complete = false;
+                break;
+            }
             match decoder.step().map_err(|e| Error::format(&location, e))? {
                 Step::Done => break,
                 Step::Need(ranges) => {
                     let parts = driver.read_ranges(&ranges).await?;
                     for (r, bytes) in ranges.iter().zip(parts) {
-                        decoder
-                            .push(r.start, bytes)
-                            .map_err(|e| Error::format(&location, e))?;
+                        decoder.push(r.start, bytes).map_err(|e| Error::format(&location, e))?;
                     }
                 }
             }
         }
-        let FileIndex {
-            hdus,
-            file_len,
-            warnings,
-        } = decoder.finish().map_err(|e| Error::format(&location, e))?;
+        let FileIndex { hdus, file_len, warnings } = if complete {
+            decoder.finish().map_err(|e| Error::format(&location, e))?
+        } else {
+            decoder.finish_partial()
+        };
         let hdus = hdus
             .into_iter()
-            .map(|entry| Hdu {
-                entry: Arc::new(entry),
-                driver: driver.clone(),
-                location: location.clone(),
-                file_len,
-            })
+            .map(|entry| Hdu { entry: Arc::new(entry), driver: driver.clone(), location: location.clone(), file_len })
             .collect();
-        Ok(Fits {
-            location,
-            driver,
-            hdus,
-            warnings,
-            file_len,
-        })
+        Ok(Fits { location, driver, hdus, warnings, file_len, complete })
+    }
+
+    /// Whether every HDU of the file is listed (false after an early stop of [`Fits::open_until`]).
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 
     /// The path or URL.
@@ -148,23 +165,25 @@ impl Fits {
         let selector = selector.into();
         let found = match &selector {
             HduSelector::Index(i) => self.hdus.get(*i),
-            HduSelector::Name(name, ver) => self.hdus.iter().find(|h| {
-                h.name().eq_ignore_ascii_case(name.trim()) && ver.is_none_or(|v| h.version() == v)
-            }),
+            HduSelector::Name(name, ver) => self
+                .hdus
+                .iter()
+                .find(|h| h.name().eq_ignore_ascii_case(name.trim()) && ver.is_none_or(|v| h.version() == v)),
         };
         found.ok_or_else(|| Error::NoSuchHdu {
             location: self.location.to_string(),
             selector: selector.to_string(),
-            available: self.describe_hdus(),
+            available: if self.complete {
+                self.describe_hdus()
+            } else {
+                format!("{} (headers read so far)", self.describe_hdus())
+            },
         })
     }
 
     /// The first HDU that holds data (the CLI's default), or HDU 0 if none does.
     pub fn first_data_hdu(&self) -> &Hdu {
-        self.hdus
-            .iter()
-            .find(|h| h.layout().data_len > 0)
-            .unwrap_or(&self.hdus[0])
+        self.hdus.iter().find(|h| h.layout().data_len > 0).unwrap_or(&self.hdus[0])
     }
 
     /// The image of an HDU (see [`Fits::hdu`] for selectors).
@@ -176,15 +195,21 @@ impl Fits {
         let names: Vec<String> = self
             .hdus
             .iter()
-            .map(|h| {
-                if h.name().is_empty() {
-                    h.index().to_string()
-                } else {
-                    format!("{} {}", h.index(), h.name())
-                }
-            })
+            .map(|h| if h.name().is_empty() { h.index().to_string() } else { format!("{} {}", h.index(), h.name()) })
             .collect();
         format!("{} HDUs: {}", self.hdus.len(), names.join(", "))
+    }
+}
+
+/// Whether the HDUs found so far satisfy an early stop.
+fn reached(found: &[HduEntry], depth: &IndexDepth) -> bool {
+    match depth {
+        IndexDepth::All => false,
+        IndexDepth::FirstWithData => found.iter().any(|h| h.layout.data_len > 0),
+        IndexDepth::Until(HduSelector::Index(i)) => found.len() > *i,
+        IndexDepth::Until(HduSelector::Name(name, ver)) => {
+            found.iter().any(|h| h.name().eq_ignore_ascii_case(name.trim()) && ver.is_none_or(|v| h.version() == v))
+        }
     }
 }
 
@@ -193,17 +218,13 @@ fn gunzip(location: &str, compressed: &[u8]) -> Result<Bytes> {
     let mut reader = flate2::read::MultiGzDecoder::new(compressed).take(MAX_GUNZIP_BYTES + 1);
     reader.read_to_end(&mut out).map_err(|e| Error::Format {
         location: location.to_string(),
-        source: fits_core::Error::NotFits {
-            reason: format!("gzip stream is corrupt: {e}"),
-        },
+        source: fits_core::Error::NotFits { reason: format!("gzip stream is corrupt: {e}") },
     })?;
     if out.len() as u64 > MAX_GUNZIP_BYTES {
         return Err(Error::Unsupported {
             location: location.to_string(),
             hdu: 0,
-            what: format!(
-                "a gzip-compressed file larger than {MAX_GUNZIP_BYTES} bytes once decompressed"
-            ),
+            what: format!("a gzip-compressed file larger than {MAX_GUNZIP_BYTES} bytes once decompressed"),
         });
     }
     Ok(Bytes::from(out))
@@ -316,9 +337,7 @@ impl Hdu {
 
     /// Data bytes actually present in the file (less than `layout().data_len` if cut short).
     pub fn available_data(&self) -> u64 {
-        self.file_len
-            .saturating_sub(self.entry.layout.data_start)
-            .min(self.entry.layout.data_len)
+        self.file_len.saturating_sub(self.entry.layout.data_start).min(self.entry.layout.data_len)
     }
 
     /// The image this HDU holds (primary, IMAGE extension, or tile-compressed image).
@@ -350,11 +369,7 @@ impl Hdu {
             sum.update(&self.driver.read_range(pos..to).await?);
             pos = to;
         }
-        Ok(fits_core::checksum::verify(
-            &header,
-            &self.entry.header,
-            sum.value(),
-        ))
+        Ok(fits_core::checksum::verify(&header, &self.entry.header, sum.value()))
     }
 
     pub(crate) fn format_error(&self, e: fits_core::Error) -> Error {

@@ -38,20 +38,10 @@ impl Groups {
         let conv = Conversion::physical(self.info.bitpix, self.info.scaling);
         let sel = [
             AxisRange::full(self.info.gcount),
-            AxisRange {
-                start: self.info.pcount,
-                step: 1,
-                len: self.info.group_len(),
-            },
+            AxisRange { start: self.info.pcount, step: 1, len: self.info.group_len() },
         ];
-        let values = read_selection::<T>(
-            &self.hdu,
-            &self.table_shape(),
-            self.hdu.layout().data_start,
-            &sel,
-            &conv,
-        )
-        .await?;
+        let values =
+            read_selection::<T>(&self.hdu, &self.table_shape(), self.hdu.layout().data_start, &sel, &conv).await?;
         let mut dims = vec![self.info.gcount];
         dims.extend_from_slice(&self.info.shape);
         ArrayD::from_shape_vec(IxDyn(&dims), values).map_err(|e| crate::Error::Slice {
@@ -64,36 +54,15 @@ impl Groups {
     /// Every group's parameters with PSCALn and PZEROn applied, shape `[GCOUNT, PCOUNT]`.
     pub async fn read_parameters(&self) -> Result<Array2<f64>> {
         let conv = Conversion::raw(self.info.bitpix);
-        let sel = [
-            AxisRange::full(self.info.gcount),
-            AxisRange {
-                start: 0,
-                step: 1,
-                len: self.info.pcount,
-            },
-        ];
+        let sel = [AxisRange::full(self.info.gcount), AxisRange { start: 0, step: 1, len: self.info.pcount }];
         let mut values: Vec<f64> = match self.info.bitpix {
             fits_core::Bitpix::F64 => {
-                read_selection::<f64>(
-                    &self.hdu,
-                    &self.table_shape(),
-                    self.hdu.layout().data_start,
-                    &sel,
-                    &conv,
-                )
-                .await?
+                read_selection::<f64>(&self.hdu, &self.table_shape(), self.hdu.layout().data_start, &sel, &conv).await?
             }
             _ => {
-                let physical =
-                    Conversion::physical(self.info.bitpix, fits_core::Scaling::default());
-                read_selection::<f64>(
-                    &self.hdu,
-                    &self.table_shape(),
-                    self.hdu.layout().data_start,
-                    &sel,
-                    &physical,
-                )
-                .await?
+                let physical = Conversion::physical(self.info.bitpix, fits_core::Scaling::default());
+                read_selection::<f64>(&self.hdu, &self.table_shape(), self.hdu.layout().data_start, &sel, &physical)
+                    .await?
             }
         };
         let p = self.info.pcount.max(1);
@@ -101,12 +70,10 @@ impl Groups {
             let (_, s) = &self.info.params[i % p];
             *v = *v * s.bscale + s.bzero;
         }
-        Array2::from_shape_vec((self.info.gcount, self.info.pcount), values).map_err(|e| {
-            crate::Error::Slice {
-                location: self.hdu.location().to_string(),
-                hdu: self.hdu.index(),
-                reason: e.to_string(),
-            }
+        Array2::from_shape_vec((self.info.gcount, self.info.pcount), values).map_err(|e| crate::Error::Slice {
+            location: self.hdu.location().to_string(),
+            hdu: self.hdu.index(),
+            reason: e.to_string(),
         })
     }
 }

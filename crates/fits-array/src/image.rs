@@ -22,22 +22,15 @@ pub struct Image {
 impl Image {
     pub(crate) fn new(hdu: Hdu) -> Result<Image> {
         let (info, header) = match hdu.kind() {
-            HduKind::Primary | HduKind::Image => {
-                (ImageInfo::from_header(hdu.header()), hdu.header().clone())
-            }
+            HduKind::Primary | HduKind::Image => (ImageInfo::from_header(hdu.header()), hdu.header().clone()),
             HduKind::CompressedImage => {
-                let header = fits_core::compressed::image_header(hdu.header())
-                    .map_err(|e| hdu.format_error(e))?;
+                let header = fits_core::compressed::image_header(hdu.header()).map_err(|e| hdu.format_error(e))?;
                 (ImageInfo::from_header(&header), header)
             }
             _ => return Err(hdu.wrong_kind("an image")),
         };
         let info = info.map_err(|e| hdu.format_error(e))?;
-        Ok(Image {
-            hdu,
-            info: Arc::new(info),
-            header: Arc::new(header),
-        })
+        Ok(Image { hdu, info: Arc::new(info), header: Arc::new(header) })
     }
 
     /// The HDU this image lives in.
@@ -94,17 +87,7 @@ impl Image {
     pub fn section(&self) -> Section<IxDyn> {
         Section {
             image: self.clone(),
-            axes: self
-                .info
-                .shape
-                .iter()
-                .map(|&n| Sel {
-                    first: 0,
-                    step: 1,
-                    len: n,
-                    index: false,
-                })
-                .collect(),
+            axes: self.info.shape.iter().map(|&n| Sel { first: 0, step: 1, len: n, index: false }).collect(),
             out: (0..self.info.shape.len()).map(OutAxis::Image).collect(),
             _dim: PhantomData,
         }
@@ -127,10 +110,7 @@ impl Image {
 
     /// Iterates over the planes along the first (slowest) axis, one read each.
     pub fn planes(&self) -> Planes {
-        Planes {
-            section: self.section(),
-            next: 0,
-        }
+        Planes { section: self.section(), next: 0 }
     }
 }
 
@@ -152,18 +132,10 @@ type Sel = AxisSelection;
 impl Sel {
     fn ascending(&self) -> AxisRange {
         if self.step >= 0 || self.len == 0 {
-            AxisRange {
-                start: self.first,
-                step: self.step.unsigned_abs().max(1),
-                len: self.len,
-            }
+            AxisRange { start: self.first, step: self.step.unsigned_abs().max(1), len: self.len }
         } else {
             let step = self.step.unsigned_abs();
-            AxisRange {
-                start: self.first - (self.len - 1) * step,
-                step,
-                len: self.len,
-            }
+            AxisRange { start: self.first - (self.len - 1) * step, step, len: self.len }
         }
     }
 }
@@ -248,9 +220,7 @@ impl<D: Dimension> Section<D> {
             match *elem {
                 SliceInfoElem::Index(i) => {
                     let i = resolve_index(i, len).ok_or_else(|| {
-                        self.slice_error(format!(
-                            "slice element {k}: index {i} is out of bounds for length {len}"
-                        ))
+                        self.slice_error(format!("slice element {k}: index {i} is out of bounds for length {len}"))
                     })?;
                     if let OutAxis::Image(a) = axis {
                         let s = &mut axes[a];
@@ -266,9 +236,7 @@ impl<D: Dimension> Section<D> {
                         ))
                     })?;
                     if step == 0 {
-                        return Err(
-                            self.slice_error(format!("slice element {k}: step must not be zero"))
-                        );
+                        return Err(self.slice_error(format!("slice element {k}: step must not be zero")));
                     }
                     let m = to - from;
                     let n = m.div_ceil(step.unsigned_abs());
@@ -276,11 +244,7 @@ impl<D: Dimension> Section<D> {
                     match axis {
                         OutAxis::Image(a) => {
                             let s = &mut axes[a];
-                            s.first = if n == 0 {
-                                s.first
-                            } else {
-                                offset(s.first, s.step, first_old)
-                            };
+                            s.first = if n == 0 { s.first } else { offset(s.first, s.step, first_old) };
                             s.step *= step;
                             s.len = n;
                         }
@@ -294,84 +258,40 @@ impl<D: Dimension> Section<D> {
                 SliceInfoElem::NewAxis => unreachable!("handled above"),
             }
         }
-        Ok(Section {
-            image: self.image.clone(),
-            axes,
-            out,
-            _dim: PhantomData,
-        })
+        Ok(Section { image: self.image.clone(), axes, out, _dim: PhantomData })
     }
 
     /// Slices one axis, as `ndarray`'s `slice_axis` does.
     pub fn slice_axis(&self, axis: usize, slice: ndarray::Slice) -> Result<Section<D>> {
-        let mut elems = vec![
-            SliceInfoElem::Slice {
-                start: 0,
-                end: None,
-                step: 1
-            };
-            self.out.len()
-        ];
-        let e = elems
-            .get_mut(axis)
-            .ok_or_else(|| self.slice_error(format!("axis {axis} does not exist")))?;
-        *e = SliceInfoElem::Slice {
-            start: slice.start,
-            end: slice.end,
-            step: slice.step,
-        };
-        let s: Section<IxDyn> = Section {
-            image: self.image.clone(),
-            axes: self.axes.clone(),
-            out: self.out.clone(),
-            _dim: PhantomData,
-        }
-        .slice(elems.as_slice())?;
-        Ok(Section {
-            image: s.image,
-            axes: s.axes,
-            out: s.out,
-            _dim: PhantomData,
-        })
+        let mut elems = vec![SliceInfoElem::Slice { start: 0, end: None, step: 1 }; self.out.len()];
+        let e = elems.get_mut(axis).ok_or_else(|| self.slice_error(format!("axis {axis} does not exist")))?;
+        *e = SliceInfoElem::Slice { start: slice.start, end: slice.end, step: slice.step };
+        let s: Section<IxDyn> =
+            Section { image: self.image.clone(), axes: self.axes.clone(), out: self.out.clone(), _dim: PhantomData }
+                .slice(elems.as_slice())?;
+        Ok(Section { image: s.image, axes: s.axes, out: s.out, _dim: PhantomData })
     }
 
     /// The same section with a static dimension type (like ndarray's `into_dimensionality`).
     pub fn into_dimensionality<D2: Dimension>(self) -> Result<Section<D2>> {
         if let Some(n) = D2::NDIM {
             if n != self.out.len() {
-                return Err(
-                    self.slice_error(format!("the section has {} axes, not {n}", self.out.len()))
-                );
+                return Err(self.slice_error(format!("the section has {} axes, not {n}", self.out.len())));
             }
         }
-        Ok(Section {
-            image: self.image,
-            axes: self.axes,
-            out: self.out,
-            _dim: PhantomData,
-        })
+        Ok(Section { image: self.image, axes: self.axes, out: self.out, _dim: PhantomData })
     }
 
     /// The same section with a dynamic dimension type.
     pub fn into_dyn(self) -> Section<IxDyn> {
-        Section {
-            image: self.image,
-            axes: self.axes,
-            out: self.out,
-            _dim: PhantomData,
-        }
+        Section { image: self.image, axes: self.axes, out: self.out, _dim: PhantomData }
     }
 
     /// The byte ranges a read of this section fetches, before any merging by the driver.
     pub fn byte_ranges(&self) -> Vec<Range<u64>> {
         let sel: Vec<AxisRange> = self.axes.iter().map(Sel::ascending).collect();
         let layout = self.image.hdu.layout();
-        selection_ranges(
-            self.image.shape(),
-            self.image.bitpix().size(),
-            layout.data_start,
-            &sel,
-        )
+        selection_ranges(self.image.shape(), self.image.bitpix().size(), layout.data_start, &sel)
     }
 
     /// Reads physical values (`stored × BSCALE + BZERO`; BLANK → NaN for float `T`).
@@ -407,22 +327,17 @@ impl<D: Dimension> Section<D> {
             return Err(Error::Unsupported {
                 location: hdu.location().to_string(),
                 hdu: hdu.index(),
-                what: "reading tile-compressed image data (the image is recognised: shape and header are available)".into(),
+                what: "reading tile-compressed image data (the image is recognised: shape and header are available)"
+                    .into(),
             });
         }
         if self.image.ndim() == 0 {
-            return Err(Error::NoData {
-                location: hdu.location().to_string(),
-                hdu: hdu.index(),
-            });
+            return Err(Error::NoData { location: hdu.location().to_string(), hdu: hdu.index() });
         }
         let sel: Vec<AxisRange> = self.axes.iter().map(Sel::ascending).collect();
-        let values =
-            read_selection::<T>(hdu, self.image.shape(), hdu.layout().data_start, &sel, conv)
-                .await?;
+        let values = read_selection::<T>(hdu, self.image.shape(), hdu.layout().data_start, &sel, conv).await?;
         let dims: Vec<usize> = sel.iter().map(|s| s.len).collect();
-        let mut array = ArrayD::from_shape_vec(IxDyn(&dims), values)
-            .map_err(|e| self.slice_error(e.to_string()))?;
+        let mut array = ArrayD::from_shape_vec(IxDyn(&dims), values).map_err(|e| self.slice_error(e.to_string()))?;
         if self.axes.iter().any(|s| s.step < 0 && s.len > 1) {
             for (a, s) in self.axes.iter().enumerate() {
                 if s.step < 0 {
@@ -440,11 +355,7 @@ impl<D: Dimension> Section<D> {
     }
 
     fn slice_error(&self, reason: String) -> Error {
-        Error::Slice {
-            location: self.image.hdu.location().to_string(),
-            hdu: self.image.hdu.index(),
-            reason,
-        }
+        Error::Slice { location: self.image.hdu.location().to_string(), hdu: self.image.hdu.index(), reason }
     }
 }
 
@@ -489,14 +400,7 @@ impl Planes {
 
     /// The section of plane `k`.
     pub fn plane(&self, k: usize) -> Result<Section<IxDyn>> {
-        let mut elems = vec![
-            SliceInfoElem::Slice {
-                start: 0,
-                end: None,
-                step: 1
-            };
-            self.section.out.len()
-        ];
+        let mut elems = vec![SliceInfoElem::Slice { start: 0, end: None, step: 1 }; self.section.out.len()];
         if let Some(first) = elems.first_mut() {
             *first = SliceInfoElem::Index(k as isize);
         }

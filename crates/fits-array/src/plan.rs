@@ -20,20 +20,12 @@ pub struct AxisRange {
 impl AxisRange {
     /// Every index of an axis of length `n`.
     pub fn full(n: usize) -> AxisRange {
-        AxisRange {
-            start: 0,
-            step: 1,
-            len: n,
-        }
+        AxisRange { start: 0, step: 1, len: n }
     }
 
     /// One index.
     pub fn index(i: usize) -> AxisRange {
-        AxisRange {
-            start: i,
-            step: 1,
-            len: 1,
-        }
+        AxisRange { start: i, step: 1, len: 1 }
     }
 
     /// The last selected index (`start` when empty).
@@ -60,11 +52,7 @@ pub struct Run {
 impl Run {
     /// The bytes of the file this run reads.
     pub fn bytes(&self, elem_size: usize) -> Range<u64> {
-        let span = if self.count == 0 {
-            0
-        } else {
-            ((self.count - 1) * self.step + 1) * elem_size
-        };
+        let span = if self.count == 0 { 0 } else { ((self.count - 1) * self.step + 1) * elem_size };
         self.offset..self.offset + span as u64
     }
 }
@@ -94,12 +82,7 @@ impl Runs {
     /// Plans the runs of `selection` over an image of `shape` (numpy order)
     /// whose elements are `elem_size` bytes from `data_start`. The selection
     /// must be in bounds ([`check_bounds`]).
-    pub fn new(
-        shape: &[usize],
-        elem_size: usize,
-        data_start: u64,
-        selection: &[AxisRange],
-    ) -> Runs {
+    pub fn new(shape: &[usize], elem_size: usize, data_start: u64, selection: &[AxisRange]) -> Runs {
         let n = shape.len();
         let mut strides = vec![elem_size as u64; n];
         for a in (0..n.saturating_sub(1)).rev() {
@@ -127,11 +110,7 @@ impl Runs {
             }
         };
         let outer: Vec<AxisRange> = selection[..outer_axes].to_vec();
-        let remaining = if empty {
-            0
-        } else {
-            outer.iter().map(|s| s.len).product()
-        };
+        let remaining = if empty { 0 } else { outer.iter().map(|s| s.len).product() };
         Runs {
             elem_size,
             data_start,
@@ -175,11 +154,7 @@ impl Iterator for Runs {
             }
             self.counter[a] = 0;
         }
-        Some(Run {
-            offset,
-            count: self.count,
-            step: self.step,
-        })
+        Some(Run { offset, count: self.count, step: self.step })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -190,30 +165,18 @@ impl Iterator for Runs {
 /// Checks a selection against a shape; `Err` says which axis is out of bounds.
 pub fn check_bounds(shape: &[usize], selection: &[AxisRange]) -> Result<(), String> {
     if shape.len() != selection.len() {
-        return Err(format!(
-            "selection has {} axes, the image has {}",
-            selection.len(),
-            shape.len()
-        ));
+        return Err(format!("selection has {} axes, the image has {}", selection.len(), shape.len()));
     }
     for (a, (n, s)) in shape.iter().zip(selection).enumerate() {
         if s.len > 0 && (s.step == 0 || s.last() >= *n) {
-            return Err(format!(
-                "axis {a}: index {} is out of bounds for length {n}",
-                s.last()
-            ));
+            return Err(format!("axis {a}: index {} is out of bounds for length {n}", s.last()));
         }
     }
     Ok(())
 }
 
 /// One past the last byte the selection touches (`data_start` when empty).
-pub fn end_offset(
-    shape: &[usize],
-    elem_size: usize,
-    data_start: u64,
-    selection: &[AxisRange],
-) -> u64 {
+pub fn end_offset(shape: &[usize], elem_size: usize, data_start: u64, selection: &[AxisRange]) -> u64 {
     if selection.iter().any(|s| s.len == 0) || shape.contains(&0) {
         return data_start;
     }
@@ -231,9 +194,7 @@ mod tests {
     use super::*;
 
     fn runs(shape: &[usize], sel: &[AxisRange]) -> Vec<(u64, usize, usize)> {
-        Runs::new(shape, 4, 1000, sel)
-            .map(|r| (r.offset, r.count, r.step))
-            .collect()
+        Runs::new(shape, 4, 1000, sel).map(|r| (r.offset, r.count, r.step)).collect()
     }
 
     fn r(start: usize, step: usize, len: usize) -> AxisRange {
@@ -242,13 +203,7 @@ mod tests {
 
     #[test]
     fn whole_image_is_one_run() {
-        assert_eq!(
-            runs(
-                &[4200, 4220],
-                &[AxisRange::full(4200), AxisRange::full(4220)]
-            ),
-            vec![(1000, 4200 * 4220, 1)]
-        );
+        assert_eq!(runs(&[4200, 4220], &[AxisRange::full(4200), AxisRange::full(4220)]), vec![(1000, 4200 * 4220, 1)]);
     }
 
     #[test]
@@ -261,22 +216,12 @@ mod tests {
 
     #[test]
     fn full_rows_merge() {
-        assert_eq!(
-            runs(&[10, 8], &[r(2, 1, 3), AxisRange::full(8)]),
-            vec![(1000 + 2 * 8 * 4, 24, 1)]
-        );
+        assert_eq!(runs(&[10, 8], &[r(2, 1, 3), AxisRange::full(8)]), vec![(1000 + 2 * 8 * 4, 24, 1)]);
     }
 
     #[test]
     fn spectrum_of_a_cube() {
-        let v = runs(
-            &[200, 1024, 1024],
-            &[
-                AxisRange::full(200),
-                AxisRange::index(512),
-                AxisRange::index(512),
-            ],
-        );
+        let v = runs(&[200, 1024, 1024], &[AxisRange::full(200), AxisRange::index(512), AxisRange::index(512)]);
         assert_eq!(v.len(), 200);
         assert_eq!(v[0], (1000 + (512 * 1024 + 512) * 4, 1, 1));
         assert_eq!(v[199].0 - v[0].0, 199 * 1024 * 1024 * 4);
@@ -285,19 +230,13 @@ mod tests {
     #[test]
     fn steps() {
         // Small stride on the fastest axis: one strided run per row.
-        assert_eq!(
-            runs(&[3, 10], &[r(0, 2, 2), r(1, 3, 3)]),
-            vec![(1004, 3, 3), (1000 + 2 * 40 + 4, 3, 3)]
-        );
+        assert_eq!(runs(&[3, 10], &[r(0, 2, 2), r(1, 3, 3)]), vec![(1004, 3, 3), (1000 + 2 * 40 + 4, 3, 3)]);
         // A stride beyond the span limit: element by element.
         let v = runs(&[2, 100_000], &[AxisRange::full(2), r(0, 20_000, 5)]);
         assert_eq!(v.len(), 10);
         assert!(v.iter().all(|x| x.1 == 1));
         // Steps on an outer axis with whole rows inside: a run per selected row.
-        assert_eq!(
-            runs(&[6, 4], &[r(1, 2, 3), AxisRange::full(4)]),
-            vec![(1016, 4, 1), (1048, 4, 1), (1080, 4, 1)]
-        );
+        assert_eq!(runs(&[6, 4], &[r(1, 2, 3), AxisRange::full(4)]), vec![(1016, 4, 1), (1048, 4, 1), (1080, 4, 1)]);
     }
 
     #[test]

@@ -57,9 +57,7 @@ pub(crate) fn selection_ranges(
     data_start: u64,
     selection: &[AxisRange],
 ) -> Vec<Range<u64>> {
-    Runs::new(shape, elem, data_start, selection)
-        .map(|r| r.bytes(elem))
-        .collect()
+    Runs::new(shape, elem, data_start, selection).map(|r| r.bytes(elem)).collect()
 }
 
 /// Outputs at least this large ask for transparent huge pages.
@@ -108,13 +106,7 @@ thread_local! {
 /// runs are cut into jobs run on all cores; each job reads straight into its
 /// part of the output and decodes in place when the conversion keeps the
 /// element size, or reads into a per-thread scratch buffer and decodes from there.
-fn fill_sync<T: Element>(
-    hdu: &Hdu,
-    sync: &dyn SyncRead,
-    runs: Runs,
-    conv: &Conversion,
-    out: &mut [T],
-) -> Result<()> {
+fn fill_sync<T: Element>(hdu: &Hdu, sync: &dyn SyncRead, runs: Runs, conv: &Conversion, out: &mut [T]) -> Result<()> {
     let elem = runs.elem_size();
     let in_place = T::can_decode_in_place(conv);
     let run_job = |job: Job<'_, T>| -> Result<()> {
@@ -151,11 +143,7 @@ fn fill_sync<T: Element>(
             let n = piece.min(run.count - done);
             let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
             rest = tail;
-            jobs.push(Job {
-                offset: run.offset + (done * run.step * elem) as u64,
-                step: run.step,
-                dst: head,
-            });
+            jobs.push(Job { offset: run.offset + (done * run.step * elem) as u64, step: run.step, dst: head });
             elements += n;
             done += n;
             if jobs.len() >= BATCH_JOBS {
@@ -168,12 +156,7 @@ fn fill_sync<T: Element>(
 }
 
 /// Fills the output through the driver's batched async reads (remote drivers).
-async fn fill_async<T: Element>(
-    hdu: &Hdu,
-    mut runs: Runs,
-    conv: &Conversion,
-    out: &mut [T],
-) -> Result<()> {
+async fn fill_async<T: Element>(hdu: &Hdu, mut runs: Runs, conv: &Conversion, out: &mut [T]) -> Result<()> {
     let elem = runs.elem_size();
     let mut rest: &mut [T] = out;
     loop {

@@ -25,16 +25,7 @@ pub struct Stats {
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats {
-            count: 0,
-            sum: 0.0,
-            compensation: 0.0,
-            min: f64::NAN,
-            max: f64::NAN,
-            mean: 0.0,
-            m2: 0.0,
-            nan: 0,
-        }
+        Stats { count: 0, sum: 0.0, compensation: 0.0, min: f64::NAN, max: f64::NAN, mean: 0.0, m2: 0.0, nan: 0 }
     }
 }
 
@@ -80,16 +71,7 @@ impl Stats {
             }
             let mean = sum / n as f64;
             let m2: f64 = block.iter().map(|&x| (x - mean) * (x - mean)).sum();
-            self.merge(&Stats {
-                count: n as u64,
-                sum,
-                compensation: 0.0,
-                min: lo,
-                max: hi,
-                mean,
-                m2,
-                nan: 0,
-            });
+            self.merge(&Stats { count: n as u64, sum, compensation: 0.0, min: lo, max: hi, mean, m2, nan: 0 });
         }
     }
 
@@ -135,11 +117,7 @@ impl Stats {
 
     /// Population standard deviation (numpy's default, `ddof = 0`; `NaN` when empty).
     pub fn std(&self) -> f64 {
-        if self.count == 0 {
-            f64::NAN
-        } else {
-            (self.m2 / self.count as f64).sqrt()
-        }
+        if self.count == 0 { f64::NAN } else { (self.m2 / self.count as f64).sqrt() }
     }
 }
 
@@ -149,9 +127,7 @@ mod tests {
 
     #[test]
     fn matches_two_pass_values_and_merges() {
-        let v: Vec<f64> = (0..10_000)
-            .map(|i| ((i * 37) % 101) as f64 * 0.5 + 1e6)
-            .collect();
+        let v: Vec<f64> = (0..10_000).map(|i| ((i * 37) % 101) as f64 * 0.5 + 1e6).collect();
         let s = Stats::of(&v);
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
@@ -169,10 +145,7 @@ mod tests {
     #[test]
     fn nan_is_counted_apart() {
         let s = Stats::of(&[1.0f32, f32::NAN, 3.0]);
-        assert_eq!(
-            (s.count, s.nan, s.sum(), s.min, s.max, s.mean()),
-            (2, 1, 4.0, 1.0, 3.0, 2.0)
-        );
+        assert_eq!((s.count, s.nan, s.sum(), s.min, s.max, s.mean()), (2, 1, 4.0, 1.0, 3.0, 2.0));
         let e = Stats::of(&[f64::NAN]);
         assert!(e.min.is_nan() && e.mean().is_nan() && e.nan == 1);
     }

@@ -48,17 +48,10 @@ pub struct ImageWriter {
 impl ImageWriter {
     /// Starts writing `header` (which must describe an image whose values are
     /// stored exactly: no BSCALE other than 1, BZERO only as an unsigned convention).
-    pub fn create(
-        path: impl AsRef<Path>,
-        mut header: Header,
-        options: WriteOptions,
-    ) -> Result<ImageWriter> {
+    pub fn create(path: impl AsRef<Path>, mut header: Header, options: WriteOptions) -> Result<ImageWriter> {
         let target = path.as_ref().to_path_buf();
         let location = target.display().to_string();
-        let mismatch = |reason: String| Error::WriteMismatch {
-            location: location.clone(),
-            reason,
-        };
+        let mismatch = |reason: String| Error::WriteMismatch { location: location.clone(), reason };
         let info = ImageInfo::from_header(&header).map_err(|e| Error::format(&location, e))?;
         let dtype = exact_dtype(&info).ok_or_else(|| {
             mismatch(format!(
@@ -70,24 +63,18 @@ impl ImageWriter {
             return Err(Error::Write {
                 location,
                 action: "refusing to replace an existing file",
-                source: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "file exists (use overwrite)",
-                ),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists (use overwrite)"),
             });
         }
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".fits-write-")
-            .tempfile_in(&dir)
-            .map_err(|source| Error::Write {
-                location: location.clone(),
-                action: "creating a temporary file",
-                source,
-            })?;
+        let tmp = tempfile::Builder::new().prefix(".fits-write-").tempfile_in(&dir).map_err(|source| Error::Write {
+            location: location.clone(),
+            action: "creating a temporary file",
+            source,
+        })?;
         // Reserve the checksum cards now so the header keeps its length when they are filled in.
         set_checksums(&mut header, 0).map_err(|e| Error::format(&location, e))?;
         let bytes = header.to_bytes().map_err(|e| Error::format(&location, e))?;
@@ -97,8 +84,7 @@ impl ImageWriter {
             action: "writing the header",
             source,
         })?;
-        let expected =
-            info.shape.iter().map(|&n| n as u64).product::<u64>() * (!info.shape.is_empty()) as u64;
+        let expected = info.shape.iter().map(|&n| n as u64).product::<u64>() * (!info.shape.is_empty()) as u64;
         Ok(ImageWriter {
             location,
             target,
@@ -122,11 +108,7 @@ impl ImageWriter {
     /// Appends the next values (in C order of the image).
     pub fn write<T: Element>(&mut self, values: &[T]) -> Result<()> {
         if T::DTYPE != self.dtype {
-            return Err(self.mismatch(format!(
-                "the header describes {} values, got {}",
-                self.dtype,
-                T::DTYPE
-            )));
+            return Err(self.mismatch(format!("the header describes {} values, got {}", self.dtype, T::DTYPE)));
         }
         if values.len() as u64 > self.remaining() {
             return Err(self.mismatch(format!(
@@ -153,19 +135,14 @@ impl ImageWriter {
     /// Pads the data, fills in the checksums and moves the file into place.
     pub fn finish(mut self) -> Result<()> {
         if self.written != self.expected {
-            return Err(self.mismatch(format!(
-                "the header promises {} elements, {} were written",
-                self.expected, self.written
-            )));
+            return Err(
+                self.mismatch(format!("the header promises {} elements, {} were written", self.expected, self.written))
+            );
         }
         let location = self.location.clone();
         let werr = |action: &'static str| {
             let location = location.clone();
-            move |source: std::io::Error| Error::Write {
-                location,
-                action,
-                source,
-            }
+            move |source: std::io::Error| Error::Write { location, action, source }
         };
         let mut file = self.file.take().ok_or_else(|| Error::WriteMismatch {
             location: self.location.clone(),
@@ -173,32 +150,20 @@ impl ImageWriter {
         })?;
         let data_len = self.written * self.dtype.size() as u64;
         let pad = (fits_core::padded(data_len) - data_len) as usize;
-        file.write_all(&vec![0u8; pad])
-            .map_err(werr("padding the data"))?;
-        set_checksums(&mut self.header, self.sum.value())
-            .map_err(|e| Error::format(&self.location, e))?;
-        let bytes = self
-            .header
-            .to_bytes()
-            .map_err(|e| Error::format(&self.location, e))?;
+        file.write_all(&vec![0u8; pad]).map_err(werr("padding the data"))?;
+        set_checksums(&mut self.header, self.sum.value()).map_err(|e| Error::format(&self.location, e))?;
+        let bytes = self.header.to_bytes().map_err(|e| Error::format(&self.location, e))?;
         debug_assert_eq!(bytes.len() as u64, self.header_len);
         let mut tmp = file.into_inner().map_err(|e| Error::Write {
             location: self.location.clone(),
             action: "flushing",
             source: e.into_error(),
         })?;
-        tmp.as_file_mut()
-            .seek(SeekFrom::Start(0))
-            .map_err(werr("rewinding"))?;
-        tmp.as_file_mut()
-            .write_all(&bytes)
-            .map_err(werr("writing the final header"))?;
+        tmp.as_file_mut().seek(SeekFrom::Start(0)).map_err(werr("rewinding"))?;
+        tmp.as_file_mut().write_all(&bytes).map_err(werr("writing the final header"))?;
         tmp.as_file_mut().sync_all().map_err(werr("syncing"))?;
-        let persisted = if self.options.overwrite {
-            tmp.persist(&self.target)
-        } else {
-            tmp.persist_noclobber(&self.target)
-        };
+        let persisted =
+            if self.options.overwrite { tmp.persist(&self.target) } else { tmp.persist_noclobber(&self.target) };
         persisted.map_err(|e| Error::Write {
             location: self.location.clone(),
             action: "moving the file into place",
@@ -208,10 +173,7 @@ impl ImageWriter {
     }
 
     fn mismatch(&self, reason: String) -> Error {
-        Error::WriteMismatch {
-            location: self.location.clone(),
-            reason,
-        }
+        Error::WriteMismatch { location: self.location.clone(), reason }
     }
 }
 
@@ -221,9 +183,7 @@ fn exact_dtype(info: &ImageInfo) -> Option<DType> {
     if s.bscale != 1.0 {
         return None;
     }
-    DType::ALL
-        .into_iter()
-        .find(|d| d.storage().0 == info.bitpix && d.storage().1 as f64 == s.bzero)
+    DType::ALL.into_iter().find(|d| d.storage().0 == info.bitpix && d.storage().1 as f64 == s.bzero)
 }
 
 /// Size in bytes of a one-HDU file holding `header` and `elements` values of `dtype`.

@@ -34,10 +34,7 @@ async fn empty_and_garbage() {
     let e = open_err(&write(&dir, "empty.fits", b"")).await;
     assert!(e.contains("empty.fits") && e.contains("empty file"), "{e}");
     let e = open_err(&write(&dir, "garbage.fits", &[0xAB; 10_000])).await;
-    assert!(
-        e.contains("garbage.fits") && e.contains("not a FITS file"),
-        "{e}"
-    );
+    assert!(e.contains("garbage.fits") && e.contains("not a FITS file"), "{e}");
     let e = open_err(&write(&dir, "tiny.fits", b"SIMPLE  =                    T")).await;
     assert!(e.contains("less than one 2880-byte"), "{e}");
     let e = open_err(&dir.path().join("absent.fits").display().to_string()).await;
@@ -50,16 +47,10 @@ async fn header_cut_short_and_no_end() {
     let full = fits_bytes(&[4, 4], &[0f32; 16], &[]);
     let e = open_err(&write(&dir, "cut.fits", &full[..1000])).await;
     assert!(e.contains("cut.fits") && e.contains("less than one"), "{e}");
-    let no_end = header(&[
-        "SIMPLE  =                    T",
-        "BITPIX  =                    8",
-        "NAXIS   =                    0",
-    ]);
+    let no_end =
+        header(&["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    0"]);
     let e = open_err(&write(&dir, "noend.fits", &no_end)).await;
-    assert!(
-        e.contains("noend.fits") && e.contains("HDU 0") && e.contains("no END"),
-        "{e}"
-    );
+    assert!(e.contains("noend.fits") && e.contains("HDU 0") && e.contains("no END"), "{e}");
     let mut ext_cut = header(&[
         "SIMPLE  =                    T",
         "BITPIX  =                    8",
@@ -69,10 +60,7 @@ async fn header_cut_short_and_no_end() {
     ]);
     ext_cut.extend(&header(&["XTENSION= 'IMAGE   '", "BITPIX  =                    8"])[..1600]);
     let e = open_err(&write(&dir, "extcut.fits", &ext_cut)).await;
-    assert!(
-        e.contains("HDU 1") && e.contains("ends at byte 4480"),
-        "{e}"
-    );
+    assert!(e.contains("HDU 1") && e.contains("ends at byte 4480"), "{e}");
 }
 
 #[tokio::test]
@@ -116,11 +104,7 @@ async fn bad_structural_keywords() {
         ),
         (
             "nobitpix.fits",
-            &[
-                "SIMPLE  =                    T",
-                "NAXIS   =                    0",
-                "END",
-            ],
+            &["SIMPLE  =                    T", "NAXIS   =                    0", "END"],
             &["HDU 0", "BITPIX", "missing"],
         ),
     ];
@@ -149,27 +133,15 @@ async fn data_beyond_the_file_is_not_allocated() {
     let path = write(&dir, "huge.fits", &bytes);
     let fits = Fits::open(&path).await.unwrap();
     let w = fits.warnings();
-    assert!(
-        w.iter().any(|w| w.message.contains("data cut short")),
-        "{w:?}"
-    );
+    assert!(w.iter().any(|w| w.message.contains("data cut short")), "{w:?}");
     let img = fits.image(0).unwrap();
     let e = img.read::<f64>().await.unwrap_err().to_string();
     assert!(
-        e.contains("huge.fits")
-            && e.contains("HDU 0")
-            && e.contains("8000000000000000000")
-            && e.contains("2880"),
+        e.contains("huge.fits") && e.contains("HDU 0") && e.contains("8000000000000000000") && e.contains("2880"),
         "{e}"
     );
     // A small section inside the bytes that exist still reads.
-    let corner = img
-        .section()
-        .slice(ndarray::s![0, 0..4])
-        .unwrap()
-        .read::<f64>()
-        .await
-        .unwrap();
+    let corner = img.section().slice(ndarray::s![0, 0..4]).unwrap().read::<f64>().await.unwrap();
     assert_eq!(corner.len(), 4);
 }
 
@@ -180,17 +152,8 @@ async fn data_cut_short_names_hdu_and_sizes() {
     let full = fits_bytes(&[3000], &values, &[]);
     let path = write(&dir, "short.fits", &full[..2880 + 4000]);
     let fits = Fits::open(&path).await.unwrap();
-    let e = fits
-        .image(0)
-        .unwrap()
-        .read::<i16>()
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("short.fits") && e.contains("HDU 0") && e.contains("6000") && e.contains("4000"),
-        "{e}"
-    );
+    let e = fits.image(0).unwrap().read::<i16>().await.unwrap_err().to_string();
+    assert!(e.contains("short.fits") && e.contains("HDU 0") && e.contains("6000") && e.contains("4000"), "{e}");
 }
 
 #[tokio::test]
@@ -199,26 +162,17 @@ async fn non_ascii_header_bytes_warn() {
     let mut bytes = fits_bytes(&[2], &[1u8, 2], &[("OBJECT", "M13".into())]);
     let pos = bytes.windows(3).position(|w| w == b"M13").unwrap();
     bytes[pos + 1] = 0xB3;
-    let fits = Fits::open(&write(&dir, "latin1.fits", &bytes))
-        .await
-        .unwrap();
+    let fits = Fits::open(&write(&dir, "latin1.fits", &bytes)).await.unwrap();
     let w = fits.warnings();
     assert!(
-        w.iter().any(|w| w.hdu == Some(0)
-            && w.message.contains("0xb3")
-            && w.offset == Some(pos as u64 + 1)),
+        w.iter().any(|w| w.hdu == Some(0) && w.message.contains("0xb3") && w.offset == Some(pos as u64 + 1)),
         "{w:?}"
     );
 }
 
 #[tokio::test]
 async fn tables_are_not_images() {
-    let fits = Fits::open(&format!(
-        "{}/../../testdata/corpus/table.fits",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .await
-    .unwrap();
+    let fits = Fits::open(&format!("{}/../../testdata/corpus/table.fits", env!("CARGO_MANIFEST_DIR"))).await.unwrap();
     let e = fits.image(1).unwrap_err().to_string();
     assert!(e.contains("HDU 1 is a bintable HDU, not an image"), "{e}");
     let e = fits.hdu("NOPE").unwrap_err().to_string();
@@ -227,12 +181,8 @@ async fn tables_are_not_images() {
 
 #[tokio::test]
 async fn headers_without_data_say_so() {
-    let fits = Fits::open(&format!(
-        "{}/../../testdata/corpus/o4sp040b0_raw.fits",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .await
-    .unwrap();
+    let fits =
+        Fits::open(&format!("{}/../../testdata/corpus/o4sp040b0_raw.fits", env!("CARGO_MANIFEST_DIR"))).await.unwrap();
     let img = fits.image(0).unwrap();
     assert_eq!((img.ndim(), img.len()), (0, 0));
     let e = img.read::<f32>().await.unwrap_err().to_string();

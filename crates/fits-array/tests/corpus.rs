@@ -6,11 +6,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 fn corpus(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/corpus")
-        .join(name)
-        .display()
-        .to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus").join(name).display().to_string()
 }
 
 fn manifest() -> Value {
@@ -35,18 +31,10 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 
 fn check_stats(what: &str, values: &[f64], expected: &Value) {
     let s = Stats::of(values);
-    assert_eq!(
-        values.len() as u64,
-        expected["size"].as_u64().unwrap(),
-        "{what}: size"
-    );
+    assert_eq!(values.len() as u64, expected["size"].as_u64().unwrap(), "{what}: size");
     assert_eq!(s.nan, expected["nan"].as_u64().unwrap(), "{what}: nan");
     let sum = expected["sum"].as_f64().unwrap();
-    assert!(
-        close(s.sum(), sum, 1e-6),
-        "{what}: sum {} vs astropy {sum}",
-        s.sum()
-    );
+    assert!(close(s.sum(), sum, 1e-6), "{what}: sum {} vs astropy {sum}", s.sum());
     for (key, ours) in [
         ("min", s.min),
         ("max", s.max),
@@ -55,10 +43,7 @@ fn check_stats(what: &str, values: &[f64], expected: &Value) {
     ] {
         match expected[key].as_f64() {
             Some(v) => assert!(close(ours, v, 1e-6), "{what}: {key} {ours} vs astropy {v}"),
-            None => assert!(
-                ours.is_nan() || values.is_empty(),
-                "{what}: {key} {ours}, astropy has none"
-            ),
+            None => assert!(ours.is_nan() || values.is_empty(), "{what}: {key} {ours}, astropy has none"),
         }
     }
 }
@@ -70,38 +55,19 @@ async fn every_file_matches_astropy() {
     let mut compressed = 0;
     for file in manifest["files"].as_array().unwrap() {
         let name = file["file"].as_str().unwrap();
-        let fits = Fits::open(&corpus(name))
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let fits = Fits::open(&corpus(name)).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         let expected = file["hdus"].as_array().unwrap();
         assert_eq!(fits.len(), expected.len(), "{name}: HDU count");
         for (hdu, exp) in fits.hdus().iter().zip(expected) {
             let what = format!("{name} HDU {}", hdu.index());
-            assert_eq!(
-                *hdu.kind(),
-                kind_name(exp["class"].as_str().unwrap()),
-                "{what}: kind"
-            );
+            assert_eq!(*hdu.kind(), kind_name(exp["class"].as_str().unwrap()), "{what}: kind");
             let layout = hdu.layout();
-            assert_eq!(
-                layout.header_start,
-                exp["header_start"].as_u64().unwrap(),
-                "{what}: header_start"
-            );
-            assert_eq!(
-                layout.data_start,
-                exp["data_start"].as_u64().unwrap(),
-                "{what}: data_start"
-            );
-            assert_eq!(
-                layout.data_span(),
-                exp["data_span"].as_u64().unwrap(),
-                "{what}: data_span"
-            );
+            assert_eq!(layout.header_start, exp["header_start"].as_u64().unwrap(), "{what}: header_start");
+            assert_eq!(layout.data_start, exp["data_start"].as_u64().unwrap(), "{what}: data_start");
+            assert_eq!(layout.data_span(), exp["data_span"].as_u64().unwrap(), "{what}: data_span");
             assert_eq!(hdu.name(), exp["name"].as_str().unwrap(), "{what}: name");
             if let Some(shape) = exp.get("shape").and_then(Value::as_array) {
-                let shape: Vec<usize> =
-                    shape.iter().map(|v| v.as_u64().unwrap() as usize).collect();
+                let shape: Vec<usize> = shape.iter().map(|v| v.as_u64().unwrap() as usize).collect();
                 let image = hdu.image().unwrap_or_else(|e| panic!("{what}: {e}"));
                 assert_eq!(image.shape(), &shape[..], "{what}: shape");
                 let data = &exp["data"];
@@ -111,18 +77,11 @@ async fn every_file_matches_astropy() {
                 if image.is_compressed() {
                     compressed += 1;
                     let e = image.read_dyn().await.unwrap_err().to_string();
-                    assert!(
-                        e.contains("HDU 1") && e.contains("compressed"),
-                        "{what}: {e}"
-                    );
+                    assert!(e.contains("HDU 1") && e.contains("compressed"), "{what}: {e}");
                     continue;
                 }
                 if data.get("sum").is_some() || data["size"].as_u64() == Some(0) {
-                    let values = image
-                        .read_dyn()
-                        .await
-                        .unwrap_or_else(|e| panic!("{what}: {e}"))
-                        .to_f64();
+                    let values = image.read_dyn().await.unwrap_or_else(|e| panic!("{what}: {e}")).to_f64();
                     let values: Vec<f64> = values.iter().copied().collect();
                     if data.get("sum").is_some() {
                         check_stats(&what, &values, data);
@@ -135,28 +94,18 @@ async fn every_file_matches_astropy() {
             if *hdu.kind() == HduKind::RandomGroups {
                 match hdu.groups() {
                     Ok(groups) => {
-                        assert_eq!(
-                            groups.info().gcount as u64,
-                            exp["groups"].as_u64().unwrap(),
-                            "{what}: groups"
-                        );
+                        assert_eq!(groups.info().gcount as u64, exp["groups"].as_u64().unwrap(), "{what}: groups");
                         let data = groups.read_data::<f64>().await.unwrap();
                         let values: Vec<f64> = data.iter().copied().collect();
                         check_stats(&what, &values, &exp["data"]);
                         let params = groups.read_parameters().await.unwrap();
-                        assert_eq!(
-                            params.shape(),
-                            &[groups.info().gcount, groups.info().pcount]
-                        );
+                        assert_eq!(params.shape(), &[groups.info().gcount, groups.info().pcount]);
                         images += 1;
                     }
                     Err(e) => {
                         assert!(exp.get("data_error").is_some(), "{what}: {e}");
                         let e = e.to_string();
-                        assert!(
-                            e.contains(name) && e.contains("HDU 0") && e.contains("NAXIS1"),
-                            "{what}: {e}"
-                        );
+                        assert!(e.contains(name) && e.contains("HDU 0") && e.contains("NAXIS1"), "{what}: {e}");
                     }
                 }
             }
@@ -172,38 +121,22 @@ async fn checksums_agree_with_astropy() {
     // CHECKSUM and DATASUM in both HDUs; chandra_time.fits fails both in EVENTS.
     type PerHdu<'a> = &'a [(Option<bool>, Option<bool>)];
     let expectations: [(&str, PerHdu); 3] = [
-        (
-            "checksum.fits",
-            &[(Some(true), Some(true)), (Some(true), Some(true))],
-        ),
-        (
-            "checksum_false.fits",
-            &[(Some(false), Some(false)), (Some(false), Some(false))],
-        ),
-        (
-            "chandra_time.fits",
-            &[(None, None), (Some(false), Some(false))],
-        ),
+        ("checksum.fits", &[(Some(true), Some(true)), (Some(true), Some(true))]),
+        ("checksum_false.fits", &[(Some(false), Some(false)), (Some(false), Some(false))]),
+        ("chandra_time.fits", &[(None, None), (Some(false), Some(false))]),
     ];
     for (name, per_hdu) in expectations {
         let fits = Fits::open(&corpus(name)).await.unwrap();
         for (hdu, expected) in fits.hdus().iter().zip(per_hdu) {
             let v = hdu.verify_checksums().await.unwrap();
-            assert_eq!(
-                (v.checksum, v.datasum),
-                *expected,
-                "{name} HDU {}",
-                hdu.index()
-            );
+            assert_eq!((v.checksum, v.datasum), *expected, "{name} HDU {}", hdu.index());
         }
     }
 }
 
 #[tokio::test]
 async fn gzip_files_open_transparently() {
-    let fits = Fits::open(&corpus("dss.14.29.56-62.41.05.fits.gz"))
-        .await
-        .unwrap();
+    let fits = Fits::open(&corpus("dss.14.29.56-62.41.05.fits.gz")).await.unwrap();
     assert_eq!(fits.len(), 2);
     assert_eq!(fits.hdu(1).unwrap().name(), "Photometric CALTABLE");
 }

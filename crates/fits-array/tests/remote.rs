@@ -35,7 +35,11 @@ async fn the_corpus_reads_the_same_over_http() {
                     continue;
                 }
                 let (da, db) = (ia.read_dyn().await.unwrap(), ib.read_dyn().await.unwrap());
-                assert_eq!(da.to_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>(), db.to_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{name}");
+                assert_eq!(
+                    da.to_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    db.to_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{name}"
+                );
                 checked += 1;
             }
         }
@@ -60,10 +64,12 @@ async fn a_cutout_asks_only_for_its_rows() {
     let log = server.requests();
     assert_eq!(log.len(), 1, "{log:?}");
     // Ten rows of 40 bytes: one multi-range request naming exactly those rows.
-    let expected: Vec<String> = (100..110u64).map(|r| {
-        let start = 2880 + (r * 2000 + 50) * 4;
-        format!("{}-{}", start, start + 39)
-    }).collect();
+    let expected: Vec<String> = (100..110u64)
+        .map(|r| {
+            let start = 2880 + (r * 2000 + 50) * 4;
+            format!("{}-{}", start, start + 39)
+        })
+        .collect();
     assert_eq!(log[0].range.as_deref().unwrap(), format!("bytes={}", expected.join(",")));
 }
 

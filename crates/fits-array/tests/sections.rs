@@ -7,9 +7,7 @@ use fits_array::Fits;
 use ndarray::{Array, Array3, ArrayD, NewAxis, s};
 
 fn cube() -> (Array3<i32>, Vec<u8>) {
-    let a = Array::from_shape_fn((7, 10, 11), |(k, j, i)| {
-        (k * 1000 + j * 20 + i) as i32 - 3000
-    });
+    let a = Array::from_shape_fn((7, 10, 11), |(k, j, i)| (k * 1000 + j * 20 + i) as i32 - 3000);
     let bytes = fits_bytes(&[7, 10, 11], a.as_slice().unwrap(), &[]);
     (a, bytes)
 }
@@ -45,30 +43,15 @@ async fn slices_match_ndarray() {
 async fn slices_compose() {
     let (a, bytes) = cube();
     let fits = open_memory(bytes).await;
-    let sec = fits
-        .image(0)
-        .unwrap()
-        .section()
-        .into_dimensionality::<ndarray::Ix3>()
-        .unwrap();
-    let twice = sec
-        .slice(s![1..7;2, ..;-1, 2..10])
-        .unwrap()
-        .slice(s![1.., 3..8;2, -4])
-        .unwrap();
-    let expect = a
-        .slice(s![1..7;2, ..;-1, 2..10])
-        .slice(s![1.., 3..8;2, -4])
-        .to_owned();
+    let sec = fits.image(0).unwrap().section().into_dimensionality::<ndarray::Ix3>().unwrap();
+    let twice = sec.slice(s![1..7;2, ..;-1, 2..10]).unwrap().slice(s![1.., 3..8;2, -4]).unwrap();
+    let expect = a.slice(s![1..7;2, ..;-1, 2..10]).slice(s![1.., 3..8;2, -4]).to_owned();
     assert_eq!(twice.read::<i32>().await.unwrap(), expect);
     assert_eq!(twice.shape(), expect.shape());
-    let axis = sec
-        .slice_axis(1, ndarray::Slice::new(2, Some(-2), 3))
-        .unwrap();
+    let axis = sec.slice_axis(1, ndarray::Slice::new(2, Some(-2), 3)).unwrap();
     assert_eq!(
         axis.read::<i32>().await.unwrap(),
-        a.slice_axis(ndarray::Axis(1), ndarray::Slice::new(2, Some(-2), 3))
-            .to_owned()
+        a.slice_axis(ndarray::Axis(1), ndarray::Slice::new(2, Some(-2), 3)).to_owned()
     );
 }
 
@@ -82,18 +65,8 @@ async fn out_of_bounds_is_an_error_not_a_panic() {
         sec.slice(s![.., 0..11, ..]).unwrap_err(),
         sec.slice(s![.., .., -12..]).unwrap_err(),
         sec.slice(s![.., ..]).unwrap_err(),
-        sec.slice(
-            &[
-                ndarray::SliceInfoElem::Slice {
-                    start: 0,
-                    end: None,
-                    step: 0,
-                },
-                0.into(),
-                0.into(),
-            ][..],
-        )
-        .unwrap_err(),
+        sec.slice(&[ndarray::SliceInfoElem::Slice { start: 0, end: None, step: 0 }, 0.into(), 0.into()][..])
+            .unwrap_err(),
     ] {
         let m = e.to_string();
         assert!(m.contains("mem.fits") && m.contains("HDU 0"), "{m}");
@@ -108,16 +81,8 @@ async fn dynamic_slices_from_elements() {
     let sec = fits.image(0).unwrap().section();
     let elems = [
         ndarray::SliceInfoElem::Index(2),
-        ndarray::SliceInfoElem::Slice {
-            start: 1,
-            end: Some(-1),
-            step: 2,
-        },
-        ndarray::SliceInfoElem::Slice {
-            start: 0,
-            end: None,
-            step: 1,
-        },
+        ndarray::SliceInfoElem::Slice { start: 1, end: Some(-1), step: 2 },
+        ndarray::SliceInfoElem::Slice { start: 0, end: None, step: 1 },
     ];
     let got: ArrayD<i32> = sec.slice(&elems[..]).unwrap().read().await.unwrap();
     assert_eq!(got, a.slice(s![2, 1..-1;2, ..]).to_owned().into_dyn());
@@ -139,27 +104,10 @@ async fn reads_only_the_rows_a_cutout_touches() {
     let row = |r: u64| 2880 + (r * 200 + 50) * 4..2880 + (r * 200 + 60) * 4;
     assert_eq!(rec.take(), vec![row(10), row(11), row(12)]);
     // A spectrum-like column: one element per row.
-    img.section()
-        .slice(s![..3, 7])
-        .unwrap()
-        .read::<f32>()
-        .await
-        .unwrap();
-    assert_eq!(
-        rec.take(),
-        vec![
-            2880 + 28..2880 + 32,
-            2880 + 828..2880 + 832,
-            2880 + 1628..2880 + 1632
-        ]
-    );
+    img.section().slice(s![..3, 7]).unwrap().read::<f32>().await.unwrap();
+    assert_eq!(rec.take(), vec![2880 + 28..2880 + 32, 2880 + 828..2880 + 832, 2880 + 1628..2880 + 1632]);
     // Whole rows merge into one range; the whole image is one range.
-    img.section()
-        .slice(s![5..8, ..])
-        .unwrap()
-        .read::<f32>()
-        .await
-        .unwrap();
+    img.section().slice(s![5..8, ..]).unwrap().read::<f32>().await.unwrap();
     assert_eq!(rec.take(), vec![2880 + 5 * 800..2880 + 8 * 800]);
     img.read::<f64>().await.unwrap();
     assert_eq!(rec.take(), vec![2880..2880 + 80_000]);
@@ -184,28 +132,18 @@ async fn opening_reads_one_block_run_per_header() {
 #[tokio::test]
 async fn typed_and_raw_reads() {
     let values: Vec<i16> = vec![-32768, -1, 0, 1, 32767, 100];
-    let bytes = fits_bytes(
-        &[2, 3],
-        &values,
-        &[("BZERO", 32768i64.into()), ("BSCALE", 1i64.into())],
-    );
+    let bytes = fits_bytes(&[2, 3], &values, &[("BZERO", 32768i64.into()), ("BSCALE", 1i64.into())]);
     let fits = open_memory(bytes).await;
     let img = fits.image(0).unwrap();
     assert_eq!(img.dtype(), fits_core::DType::U16);
     let u: ArrayD<u16> = img.read().await.unwrap();
-    assert_eq!(
-        u.as_slice().unwrap(),
-        &[0, 32767, 32768, 32769, 65535, 32868]
-    );
+    assert_eq!(u.as_slice().unwrap(), &[0, 32767, 32768, 32769, 65535, 32868]);
     let raw: ArrayD<i16> = img.read_raw().await.unwrap();
     assert_eq!(raw.as_slice().unwrap(), &values[..]);
     let f: ArrayD<f64> = img.read().await.unwrap();
     assert_eq!(f[[1, 1]], 65535.0);
     let e = img.read::<i16>().await.unwrap_err().to_string();
-    assert!(
-        e.contains("HDU 0") && e.contains("int16") && e.contains("does not fit"),
-        "{e}"
-    );
+    assert!(e.contains("HDU 0") && e.contains("int16") && e.contains("does not fit"), "{e}");
     let e = img.read_raw::<f32>().await.unwrap_err().to_string();
     assert!(e.contains("raw values of BITPIX 16 are int16"), "{e}");
     let data = img.read_dyn().await.unwrap();
@@ -237,11 +175,27 @@ fn blocking_facade_reads() {
     std::fs::write(&path, bytes).unwrap();
     let fits = fits_array::blocking::Fits::open(path.to_str().unwrap()).unwrap();
     let img = fits.image(0).unwrap();
-    let got = img
-        .section()
-        .slice(s![3, 2..4, ..])
-        .unwrap()
-        .read::<i64>()
-        .unwrap();
+    let got = img.section().slice(s![3, 2..4, ..]).unwrap().read::<i64>().unwrap();
     assert_eq!(got, a.slice(s![3, 2..4, ..]).mapv(i64::from));
+}
+
+#[tokio::test]
+async fn opening_can_stop_at_the_wanted_hdu() {
+    let values = vec![0i16; 50_000];
+    let mut bytes = fits_bytes(&[50_000], &values, &[]);
+    common::push_extension(&mut bytes, &[10], &[1u8; 10], "SMALL");
+    common::push_extension(&mut bytes, &[3], &[2u8; 3], "LAST");
+    let rec = Recording::new(bytes.clone());
+    let fits = Fits::from_driver_until(rec.clone(), fits_array::IndexDepth::FirstWithData).await.unwrap();
+    assert!(!fits.is_complete());
+    assert_eq!(fits.len(), 1);
+    assert_eq!(rec.take().len(), 1, "one read: HDU 0 holds data");
+    let fits = Fits::from_driver_until(rec.clone(), fits_array::IndexDepth::Until("SMALL".into())).await.unwrap();
+    assert_eq!((fits.len(), fits.hdu("SMALL").unwrap().index()), (2, 1));
+    let e = fits.hdu("LAST").unwrap_err().to_string();
+    assert!(e.contains("headers read so far"), "{e}");
+    assert_eq!(rec.take().len(), 2);
+    let all = Fits::from_driver(rec.clone()).await.unwrap();
+    assert!(all.is_complete());
+    assert_eq!(all.len(), 3);
 }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 fn env(name: &str) -> Option<String> {
     match std::env::var(name) {
         Ok(v) => Some(v),
-        Err(_) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => panic!("{name} is required (run `cargo xtask test`)"),
+        Err(_) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => {
+            panic!("{name} is required (run `cargo xtask test`)")
+        }
         Err(_) => {
             eprintln!("{name} not set: skipping");
             None
@@ -41,8 +43,14 @@ async fn same_as_local(local: &Fits, remote: &Fits, name: &str) -> usize {
             if ia.is_compressed() || ia.is_empty() {
                 continue;
             }
-            let bits = |d: fits_array::ArrayData<ndarray::IxDyn>| d.to_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(ia.read_dyn().await.unwrap()), bits(ib.read_dyn().await.unwrap()), "{name} HDU {}", a.index());
+            let bits =
+                |d: fits_array::ArrayData<ndarray::IxDyn>| d.to_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(ia.read_dyn().await.unwrap()),
+                bits(ib.read_dyn().await.unwrap()),
+                "{name} HDU {}",
+                a.index()
+            );
             images += 1;
         }
     }

@@ -75,7 +75,12 @@ impl Profiler {
         self.observed
     }
 
-    async fn timed<T>(&self, offset: u64, fut: impl std::future::Future<Output = Result<T>>, len: impl Fn(&T) -> u64) -> Result<T> {
+    async fn timed<T>(
+        &self,
+        offset: u64,
+        fut: impl std::future::Future<Output = Result<T>>,
+        len: impl Fn(&T) -> u64,
+    ) -> Result<T> {
         if self.observed {
             return fut.await;
         }
@@ -83,7 +88,13 @@ impl Profiler {
         let out = fut.await;
         if let Ok(v) = &out {
             let bytes = len(v);
-            self.log.observe(RequestEvent { started, finished: Instant::now(), ranges: vec![offset..offset + bytes], bytes, status: None });
+            self.log.observe(RequestEvent {
+                started,
+                finished: Instant::now(),
+                ranges: vec![offset..offset + bytes],
+                bytes,
+                status: None,
+            });
         }
         out
     }
@@ -153,10 +164,18 @@ impl ProfileReport {
     /// A table of requests followed by a summary line.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{:>4}  {:>9}  {:>9}  {:>14}  {:>12}  {:>5}  {:>6}", "#", "start_s", "end_s", "offset", "len", "parts", "status");
+        let _ = writeln!(
+            out,
+            "{:>4}  {:>9}  {:>9}  {:>14}  {:>12}  {:>5}  {:>6}",
+            "#", "start_s", "end_s", "offset", "len", "parts", "status"
+        );
         for (i, r) in self.log.iter().enumerate() {
             let status = r.status.map_or("-".to_string(), |s| s.to_string());
-            let _ = writeln!(out, "{:>4}  {:>9.4}  {:>9.4}  {:>14}  {:>12}  {:>5}  {:>6}", i, r.start_s, r.end_s, r.offset, r.len, r.parts, status);
+            let _ = writeln!(
+                out,
+                "{:>4}  {:>9.4}  {:>9.4}  {:>14}  {:>12}  {:>5}  {:>6}",
+                i, r.start_s, r.end_s, r.offset, r.len, r.parts, status
+            );
         }
         let _ = writeln!(out, "{}", self.summary());
         out
@@ -164,7 +183,13 @@ impl ProfileReport {
 
     /// One line: requests, bytes, wall time.
     pub fn summary(&self) -> String {
-        format!("requests: {}  bytes: {} ({:.2} MB)  wall: {:.3} s", self.requests, self.bytes, self.bytes as f64 / 1e6, self.wall_s)
+        format!(
+            "requests: {}  bytes: {} ({:.2} MB)  wall: {:.3} s",
+            self.requests,
+            self.bytes,
+            self.bytes as f64 / 1e6,
+            self.wall_s
+        )
     }
 
     /// The JSON form (`{"requests","bytes","wall_s","log":[...]}`).

@@ -14,14 +14,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Info { src, json } => info(&mut session, &src, json).await?,
         Command::Header { src, hdu } => header(&mut session, &src, hdu.as_deref()).await?,
         Command::Layout { src, json } => layout(&mut session, &src, json).await?,
-        Command::Cutout {
-            src,
-            hdu,
-            section,
-            output,
-            overwrite,
-        } => {
-            let fits = session.open(&src).await?;
+        Command::Cutout { src, hdu, section, output, overwrite } => {
+            let fits = session.open_for(&src, hdu.as_deref()).await?;
             let image = select_image(&fits, hdu.as_deref())?;
             let sec = section_of(&image, section.as_deref())?;
             let summary = fits::write_cutout(&sec, &output, WriteOptions { overwrite }).await?;
@@ -33,14 +27,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
                 summary.file_bytes
             );
         }
-        Command::Stats {
-            src,
-            hdu,
-            section,
-            per_plane,
-            json,
-        } => {
-            let fits = session.open(&src).await?;
+        Command::Stats { src, hdu, section, per_plane, json } => {
+            let fits = session.open_for(&src, hdu.as_deref()).await?;
             let image = select_image(&fits, hdu.as_deref())?;
             let sec = section_of(&image, section.as_deref())?;
             stats(&sec, per_plane, json).await?;
@@ -55,22 +43,14 @@ pub(crate) fn section_of(image: &Image, spec: Option<&str>) -> Result<Section<Ix
     let whole = image.section();
     let Some(spec) = spec else { return Ok(whole) };
     let elems = parse_section_spec(spec, image.shape()).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: HDU {}: --section {spec:?}: {e}",
-            image.hdu().location(),
-            image.hdu().index()
-        )
+        anyhow::anyhow!("{}: HDU {}: --section {spec:?}: {e}", image.hdu().location(), image.hdu().index())
     })?;
     Ok(whole.slice(elems.as_slice())?)
 }
 
 fn shape_text(shape: &[usize]) -> String {
     let parts: Vec<String> = shape.iter().map(usize::to_string).collect();
-    if parts.len() == 1 {
-        format!("({},)", parts[0])
-    } else {
-        format!("({})", parts.join(", "))
-    }
+    if parts.len() == 1 { format!("({},)", parts[0]) } else { format!("({})", parts.join(", ")) }
 }
 
 /// Shape and type of an HDU for `info`: image shape and dtype, table rows and columns.
@@ -79,29 +59,15 @@ fn describe(hdu: &Hdu) -> (Value, Value, String, String) {
     match hdu.kind() {
         HduKind::Primary | HduKind::Image | HduKind::CompressedImage => match hdu.image() {
             Ok(img) => {
-                let dtype = if img.ndim() == 0 {
-                    None
-                } else {
-                    Some(img.dtype().name())
-                };
-                (
-                    json!(img.shape()),
-                    json!(dtype),
-                    shape_text(img.shape()),
-                    dtype.unwrap_or("-").to_string(),
-                )
+                let dtype = if img.ndim() == 0 { None } else { Some(img.dtype().name()) };
+                (json!(img.shape()), json!(dtype), shape_text(img.shape()), dtype.unwrap_or("-").to_string())
             }
             Err(e) => (Value::Null, Value::Null, format!("error: {e}"), "-".into()),
         },
         HduKind::BinaryTable | HduKind::AsciiTable => {
             let rows = h.int("NAXIS2").ok().flatten().unwrap_or(0);
             let cols = h.int("TFIELDS").ok().flatten().unwrap_or(0);
-            (
-                json!([rows]),
-                Value::Null,
-                format!("{rows}R x {cols}C"),
-                "-".into(),
-            )
+            (json!([rows]), Value::Null, format!("{rows}R x {cols}C"), "-".into())
         }
         HduKind::RandomGroups => match hdu.groups() {
             Ok(g) => {
@@ -112,21 +78,11 @@ fn describe(hdu: &Hdu) -> (Value, Value, String, String) {
                 (
                     json!(shape),
                     json!(dtype),
-                    format!(
-                        "{} groups x {} params x {}",
-                        i.gcount,
-                        i.pcount,
-                        shape_text(&i.shape)
-                    ),
+                    format!("{} groups x {} params x {}", i.gcount, i.pcount, shape_text(&i.shape)),
                     dtype.into(),
                 )
             }
-            Err(e) => (
-                Value::Null,
-                Value::Null,
-                format!("error: {}", e),
-                "-".into(),
-            ),
+            Err(e) => (Value::Null, Value::Null, format!("error: {}", e), "-".into()),
         },
         _ => (Value::Null, Value::Null, "-".into(), "-".into()),
     }
@@ -172,41 +128,21 @@ async fn info(session: &mut Session, src: &str, as_json: bool) -> Result<()> {
         return Ok(());
     }
     let name_w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    let shape_w = rows
-        .iter()
-        .map(|r| r.shape_text.len())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    println!(
-        "{:>5}  {:<name_w$}  {:<10}  {:<shape_w$}  dtype",
-        "index", "name", "kind", "shape"
-    );
+    let shape_w = rows.iter().map(|r| r.shape_text.len()).max().unwrap_or(5).max(5);
+    println!("{:>5}  {:<name_w$}  {:<10}  {:<shape_w$}  dtype", "index", "name", "kind", "shape");
     for r in &rows {
-        println!(
-            "{:>5}  {:<name_w$}  {:<10}  {:<shape_w$}  {}",
-            r.index, r.name, r.kind, r.shape_text, r.dtype_text
-        );
+        println!("{:>5}  {:<name_w$}  {:<10}  {:<shape_w$}  {}", r.index, r.name, r.kind, r.shape_text, r.dtype_text);
     }
     Ok(())
 }
 
 async fn header(session: &mut Session, src: &str, hdu: Option<&str>) -> Result<()> {
-    let fits = session.open(src).await?;
+    let fits = session.open_for(src, hdu).await?;
     let hdu = select(&fits, hdu)?;
     let bytes = hdu.header_bytes().await?;
     let mut out = String::with_capacity(bytes.len() + bytes.len() / 80);
     for record in bytes.chunks(80) {
-        let line: String = record
-            .iter()
-            .map(|&b| {
-                if (0x20..0x7f).contains(&b) {
-                    b as char
-                } else {
-                    '?'
-                }
-            })
-            .collect();
+        let line: String = record.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '?' }).collect();
         out.push_str(&line);
         out.push('\n');
         if record.starts_with(b"END ") || record == b"END" {
@@ -301,9 +237,7 @@ async fn stats(sec: &Section<IxDyn>, per_plane: bool, as_json: bool) -> Result<(
     }
     let mut planes = Vec::new();
     for k in 0..shape[0] {
-        let plane = sec
-            .slice_axis(0, ndarray::Slice::from(k..k + 1))
-            .context("selecting a plane")?;
+        let plane = sec.slice_axis(0, ndarray::Slice::from(k..k + 1)).context("selecting a plane")?;
         let mut s = Stats::new();
         accumulate(&plane, &mut s).await?;
         let plane_shape = &shape[1..];

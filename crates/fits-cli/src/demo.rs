@@ -34,13 +34,7 @@ fn write_sample(path: &Path) -> Result<()> {
     }
     let mut w = ImageWriter::create(path, h, WriteOptions { overwrite: true })?;
     let stars: Vec<(f64, f64, f64)> = (0..600u64)
-        .map(|k| {
-            (
-                unit(1, k) * SIDE as f64,
-                unit(2, k) * SIDE as f64,
-                1.0 + 60.0 * unit(3, k).powi(5),
-            )
-        })
+        .map(|k| (unit(1, k) * SIDE as f64, unit(2, k) * SIDE as f64, 1.0 + 60.0 * unit(3, k).powi(5)))
         .collect();
     let mut row = vec![0f32; SIDE];
     for y in 0..SIDE {
@@ -49,12 +43,7 @@ fn write_sample(path: &Path) -> Result<()> {
         }
         for &(sx, sy, amp) in stars.iter().filter(|s| (s.1 - y as f64).abs() < 6.0) {
             let lo = (sx as usize).saturating_sub(6);
-            for (x, v) in row
-                .iter_mut()
-                .enumerate()
-                .take((sx as usize + 7).min(SIDE))
-                .skip(lo)
-            {
+            for (x, v) in row.iter_mut().enumerate().take((sx as usize + 7).min(SIDE)).skip(lo) {
                 let r2 = (x as f64 - sx).powi(2) + (y as f64 - sy).powi(2);
                 *v += (amp * (-r2 / 5.0).exp()) as f32;
             }
@@ -106,7 +95,13 @@ pub(crate) async fn run(session: &mut Session, keep: Option<PathBuf>) -> Result<
     let started = std::time::Instant::now();
     let (fits, profiler) = session.open_profiled(&url).await?;
     let image = fits.image(0)?;
-    println!("3. opened it remotely: {} HDU, image {:?} {} ({} request)", fits.len(), image.shape(), image.dtype(), server.requests().len());
+    println!(
+        "3. opened it remotely: {} HDU, image {:?} {} ({} request)",
+        fits.len(),
+        image.shape(),
+        image.dtype(),
+        server.requests().len()
+    );
 
     let cut = dir.join("demo_cutout.fits");
     let section = section_of(&image, Some(SECTION))?;
@@ -114,11 +109,7 @@ pub(crate) async fn run(session: &mut Session, keep: Option<PathBuf>) -> Result<
     let summary = fits::write_cutout(&section, &cut, WriteOptions { overwrite: true }).await?;
     let cut_wall = started.elapsed();
     let requests = server.requests();
-    println!(
-        "4. cut out [{SECTION}] ({rows} rows) into {} ({} bytes)",
-        cut.display(),
-        summary.file_bytes
-    );
+    println!("4. cut out [{SECTION}] ({rows} rows) into {} ({} bytes)", cut.display(), summary.file_bytes);
 
     let out = Fits::open(&cut.display().to_string()).await?;
     let hdu = out.hdu(0)?;
@@ -147,8 +138,20 @@ pub(crate) async fn run(session: &mut Session, keep: Option<PathBuf>) -> Result<
     let report = profiler.report();
     println!("7. what the cutout cost, next to downloading the whole file over the same link:");
     println!("   {:<28} {:>9} {:>12} {:>10}", "", "requests", "bytes", "wall");
-    println!("   {:<28} {:>9} {:>12} {:>8.0} ms", "open + cutout (this library)", requests.len(), report.bytes, cut_wall.as_secs_f64() * 1e3);
-    println!("   {:<28} {:>9} {:>12} {:>8.0} ms", "whole-file download", 1, whole.len(), whole_wall.as_secs_f64() * 1e3);
+    println!(
+        "   {:<28} {:>9} {:>12} {:>8.0} ms",
+        "open + cutout (this library)",
+        requests.len(),
+        report.bytes,
+        cut_wall.as_secs_f64() * 1e3
+    );
+    println!(
+        "   {:<28} {:>9} {:>12} {:>8.0} ms",
+        "whole-file download",
+        1,
+        whole.len(),
+        whole_wall.as_secs_f64() * 1e3
+    );
     println!(
         "   the cutout moved {:.1}% of the bytes in {:.0}% of the time (`fits --profile demo` lists every request)",
         100.0 * report.bytes as f64 / whole.len().max(1) as f64,

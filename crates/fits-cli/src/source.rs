@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use fits::bench::{ProfileReport, Profiler};
 use fits::io::StorageDriver;
-use fits::{Fits, HduSelector, Image};
+use fits::{Fits, HduSelector, Image, IndexDepth};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -38,15 +38,29 @@ impl Session {
         Ok((fits, p))
     }
 
-    /// Opens a source; its warnings go to stderr.
+    /// Opens a source reading its headers only as far as the HDU a command works on
+    /// (`--hdu`, or the first HDU with data).
+    pub(crate) async fn open_for(&mut self, src: &str, hdu: Option<&str>) -> Result<Fits> {
+        let depth = match hdu {
+            Some(sel) => IndexDepth::Until(HduSelector::parse(sel)),
+            None => IndexDepth::FirstWithData,
+        };
+        self.open_depth(src, depth).await
+    }
+
+    /// Opens a source reading every header; its warnings go to stderr.
     pub(crate) async fn open(&mut self, src: &str) -> Result<Fits> {
+        self.open_depth(src, IndexDepth::All).await
+    }
+
+    async fn open_depth(&mut self, src: &str, depth: IndexDepth) -> Result<Fits> {
         let mut driver: Arc<dyn StorageDriver> = fits::io::open(src, &self.options).await?;
         if self.profiling() {
             let p = Profiler::new(driver);
             self.profilers.push(p.clone());
             driver = p;
         }
-        let fits = Fits::from_driver(driver).await?;
+        let fits = Fits::from_driver_until(driver, depth).await?;
         for w in fits.warnings() {
             eprintln!("warning: {}: {w}", fits.location());
         }
@@ -75,8 +89,7 @@ impl Session {
             eprint!("{}", report.render());
         }
         if let Some(path) = &self.profile_json {
-            std::fs::write(path, report.to_json())
-                .with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(path, report.to_json()).with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(())
     }

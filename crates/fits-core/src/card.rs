@@ -26,10 +26,7 @@ pub struct Card {
 #[derive(Debug, Clone, PartialEq)]
 enum Body {
     /// A keyword with a value indicator.
-    Value {
-        value: Value,
-        comment: Option<String>,
-    },
+    Value { value: Value, comment: Option<String> },
     /// COMMENT, HISTORY, blank keyword, or any keyword without `= `: free text.
     Text(String),
 }
@@ -47,18 +44,12 @@ impl Card {
     /// outside `A-Z 0-9 - _`, are written with the HIERARCH convention.
     pub fn new(keyword: &str, value: impl Into<Value>) -> Card {
         let keyword = keyword.trim();
-        let keyword = keyword
-            .strip_prefix("HIERARCH ")
-            .map(str::trim)
-            .unwrap_or(keyword);
+        let keyword = keyword.strip_prefix("HIERARCH ").map(str::trim).unwrap_or(keyword);
         let hierarch = !is_standard_keyword(keyword);
         Card {
             keyword: keyword.to_string(),
             hierarch,
-            body: Body::Value {
-                value: value.into(),
-                comment: None,
-            },
+            body: Body::Value { value: value.into(), comment: None },
             raw: None,
         }
     }
@@ -84,12 +75,7 @@ impl Card {
 
     /// A commentary card with any keyword (blank keyword for a blank card).
     pub fn text(keyword: &str, text: impl Into<String>) -> Card {
-        Card {
-            keyword: keyword.trim().to_string(),
-            hierarch: false,
-            body: Body::Text(text.into()),
-            raw: None,
-        }
+        Card { keyword: keyword.trim().to_string(), hierarch: false, body: Body::Text(text.into()), raw: None }
     }
 
     /// The keyword, upper case as written, without a `HIERARCH ` prefix.
@@ -128,12 +114,7 @@ impl Card {
         let value = value.into();
         match &mut self.body {
             Body::Value { value: v, .. } => *v = value,
-            Body::Text(_) => {
-                self.body = Body::Value {
-                    value,
-                    comment: None,
-                }
-            }
+            Body::Text(_) => self.body = Body::Value { value, comment: None },
         }
         self.raw = None;
     }
@@ -146,10 +127,7 @@ impl Card {
     /// Whether the keyword matches `name` (case-insensitive; a `HIERARCH ` prefix on `name` is ignored).
     pub fn is(&self, name: &str) -> bool {
         let name = name.trim();
-        let name = name
-            .strip_prefix("HIERARCH ")
-            .map(str::trim)
-            .unwrap_or(name);
+        let name = name.strip_prefix("HIERARCH ").map(str::trim).unwrap_or(name);
         self.keyword.eq_ignore_ascii_case(name)
     }
 
@@ -174,11 +152,7 @@ impl Card {
         }
         check_ascii(&self.keyword, text)?;
         let mut out = Vec::new();
-        let chunks: Vec<&str> = if text.is_empty() {
-            vec![""]
-        } else {
-            split_chars(text, 72)
-        };
+        let chunks: Vec<&str> = if text.is_empty() { vec![""] } else { split_chars(text, 72) };
         for chunk in chunks {
             out.extend_from_slice(&pad_record(&format!("{:<8}{chunk}", self.keyword)));
         }
@@ -187,11 +161,8 @@ impl Card {
 
     fn format_value(&self, value: &Value, comment: Option<&str>) -> Result<Vec<u8>> {
         check_ascii(&self.keyword, comment.unwrap_or(""))?;
-        let prefix = if self.hierarch {
-            format!("HIERARCH {} = ", self.keyword)
-        } else {
-            format!("{:<8}= ", self.keyword)
-        };
+        let prefix =
+            if self.hierarch { format!("HIERARCH {} = ", self.keyword) } else { format!("{:<8}= ", self.keyword) };
         if prefix.len() >= CARD_LEN {
             return Err(self.error("keyword too long for one card"));
         }
@@ -200,23 +171,16 @@ impl Card {
             return Ok(self.format_string(&prefix, s, comment));
         }
         let text = match value {
-            Value::Float(x) => format_float(*x)
-                .ok_or_else(|| self.error("NaN and infinities cannot be written"))?,
+            Value::Float(x) => format_float(*x).ok_or_else(|| self.error("NaN and infinities cannot be written"))?,
             Value::Complex(re, im) => {
-                let re = format_float(*re)
-                    .ok_or_else(|| self.error("NaN and infinities cannot be written"))?;
-                let im = format_float(*im)
-                    .ok_or_else(|| self.error("NaN and infinities cannot be written"))?;
+                let re = format_float(*re).ok_or_else(|| self.error("NaN and infinities cannot be written"))?;
+                let im = format_float(*im).ok_or_else(|| self.error("NaN and infinities cannot be written"))?;
                 format!("({re}, {im})")
             }
             Value::Invalid(t) => return Err(self.error(&format!("value {t:?} is not valid FITS"))),
             other => other.to_string(),
         };
-        let mut line = if self.hierarch {
-            format!("{prefix}{text}")
-        } else {
-            format!("{prefix}{text:>20}")
-        };
+        let mut line = if self.hierarch { format!("{prefix}{text}") } else { format!("{prefix}{text:>20}") };
         if line.len() > CARD_LEN {
             return Err(self.error("value too long for one card"));
         }
@@ -233,11 +197,7 @@ impl Card {
             // Pad the value field to 20 columns as cfitsio and astropy do (comments then start in
             // column 32): readers that re-format a card, as astropy does when it checks CHECKSUM,
             // then reproduce these exact bytes.
-            let mut line = if self.hierarch {
-                format!("{prefix}{quoted}")
-            } else {
-                format!("{prefix}{quoted:<20}")
-            };
+            let mut line = if self.hierarch { format!("{prefix}{quoted}") } else { format!("{prefix}{quoted:<20}") };
             append_comment(&mut line, comment);
             return pad_record(&line).to_vec();
         }
@@ -252,11 +212,7 @@ impl Card {
             let escaped = piece.replace('\'', "''");
             let last = rest.is_empty();
             let amp = if last { "" } else { "&" };
-            let head = if first {
-                prefix.to_string()
-            } else {
-                "CONTINUE  ".to_string()
-            };
+            let head = if first { prefix.to_string() } else { "CONTINUE  ".to_string() };
             let mut line = format!("{head}'{escaped}{amp}'");
             if last {
                 append_comment(&mut line, comment);
@@ -271,10 +227,7 @@ impl Card {
     }
 
     fn error(&self, reason: &str) -> Error {
-        Error::InvalidCard {
-            keyword: self.keyword.clone(),
-            reason: reason.to_string(),
-        }
+        Error::InvalidCard { keyword: self.keyword.clone(), reason: reason.to_string() }
     }
 
     /// Parses one record. CONTINUE records are joined by [`crate::Header`].
@@ -289,10 +242,7 @@ impl Card {
                 let card = Card {
                     keyword,
                     hierarch: true,
-                    body: Body::Value {
-                        value: field.value,
-                        comment: field.comment,
-                    },
+                    body: Body::Value { value: field.value, comment: field.comment },
                     raw,
                 };
                 return (card, field.defect);
@@ -300,51 +250,30 @@ impl Card {
         }
         let keyword = kw_field.trim_end().to_string();
         let mut defect = None;
-        if !keyword
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        {
-            defect = Some(format!(
-                "keyword {keyword:?} has characters outside A-Z 0-9 - _"
-            ));
+        if !keyword.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
+            defect = Some(format!("keyword {keyword:?} has characters outside A-Z 0-9 - _"));
         } else if kw_field.trim_start().len() != kw_field.len() && !keyword.is_empty() {
             defect = Some(format!("keyword {keyword:?} does not start in column 1"));
         }
-        let has_value =
-            &text[8..10] == "= " && !matches!(keyword.as_str(), "COMMENT" | "HISTORY" | "");
+        let has_value = &text[8..10] == "= " && !matches!(keyword.as_str(), "COMMENT" | "HISTORY" | "");
         if has_value {
             let field = parse_value_field(&text[10..]);
             let card = Card {
                 keyword,
                 hierarch: false,
-                body: Body::Value {
-                    value: field.value,
-                    comment: field.comment,
-                },
+                body: Body::Value { value: field.value, comment: field.comment },
                 raw,
             };
             (card, defect.or(field.defect))
         } else {
             let body = text[8..].trim_end().to_string();
-            (
-                Card {
-                    keyword,
-                    hierarch: false,
-                    body: Body::Text(body),
-                    raw,
-                },
-                defect,
-            )
+            (Card { keyword, hierarch: false, body: Body::Text(body), raw }, defect)
         }
     }
 
     /// Joins a CONTINUE record to a long-string card. Returns false when this card cannot take one.
     pub(crate) fn absorb_continue(&mut self, record: &[u8; CARD_LEN]) -> bool {
-        let Body::Value {
-            value: Value::String(s),
-            comment,
-        } = &mut self.body
-        else {
+        let Body::Value { value: Value::String(s), comment } = &mut self.body else {
             return false;
         };
         if !s.ends_with('&') {
@@ -394,35 +323,21 @@ pub(crate) fn record_kind(record: &[u8; CARD_LEN]) -> RecordKind {
 
 /// The record as text; bytes outside printable ASCII become `?` (callers warn about them).
 fn record_text(record: &[u8; CARD_LEN]) -> String {
-    record
-        .iter()
-        .map(|&b| {
-            if (0x20..=0x7e).contains(&b) {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect()
+    record.iter().map(|&b| if (0x20..=0x7e).contains(&b) { b as char } else { '?' }).collect()
 }
 
 /// Whether a keyword can be written in the standard 8-column form.
 pub(crate) fn is_standard_keyword(keyword: &str) -> bool {
     !keyword.is_empty()
         && keyword.len() <= 8
-        && keyword
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && keyword.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn check_ascii(keyword: &str, text: &str) -> Result<()> {
     if text.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
         Ok(())
     } else {
-        Err(Error::InvalidCard {
-            keyword: keyword.to_string(),
-            reason: "header text must be printable ASCII".into(),
-        })
+        Err(Error::InvalidCard { keyword: keyword.to_string(), reason: "header text must be printable ASCII".into() })
     }
 }
 
@@ -447,11 +362,7 @@ fn split_chars(text: &str, n: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
-        let cut = rest
-            .char_indices()
-            .nth(n)
-            .map(|(i, _)| i)
-            .unwrap_or(rest.len());
+        let cut = rest.char_indices().nth(n).map(|(i, _)| i).unwrap_or(rest.len());
         out.push(&rest[..cut]);
         rest = &rest[cut..];
     }
@@ -511,44 +422,21 @@ mod tests {
     fn formats_fixed_values() {
         let c = Card::new("NAXIS", 2i64).with_comment("number of axes");
         let r = c.to_records().unwrap();
-        assert_eq!(
-            &r[..],
-            &rec("NAXIS   =                    2 / number of axes")[..]
-        );
+        assert_eq!(&r[..], &rec("NAXIS   =                    2 / number of axes")[..]);
         let c = Card::new("EXTNAME", "SCI");
-        assert_eq!(
-            &c.to_records().unwrap()[..],
-            &rec("EXTNAME = 'SCI     '")[..]
-        );
+        assert_eq!(&c.to_records().unwrap()[..], &rec("EXTNAME = 'SCI     '")[..]);
         let c = Card::new("CHECKSUM", "0000000000000000").with_comment("HDU checksum");
-        assert_eq!(
-            &c.to_records().unwrap()[..],
-            &rec("CHECKSUM= '0000000000000000'   / HDU checksum")[..]
-        );
+        assert_eq!(&c.to_records().unwrap()[..], &rec("CHECKSUM= '0000000000000000'   / HDU checksum")[..]);
         let c = Card::new("SIMPLE", true);
-        assert_eq!(
-            &c.to_records().unwrap()[..],
-            &rec("SIMPLE  =                    T")[..]
-        );
+        assert_eq!(&c.to_records().unwrap()[..], &rec("SIMPLE  =                    T")[..]);
         let c = Card::new("UNDEF", Value::Undefined).with_comment("x");
-        assert_eq!(
-            &c.to_records().unwrap()[..],
-            &rec("UNDEF   =                      / x")[..]
-        );
+        assert_eq!(&c.to_records().unwrap()[..], &rec("UNDEF   =                      / x")[..]);
         assert!(Card::new("BAD", f64::NAN).to_records().is_err());
     }
 
     #[test]
     fn long_strings_round_trip_through_continue() {
-        let long: String = (0..200)
-            .map(|i| {
-                if i % 17 == 0 {
-                    '\''
-                } else {
-                    (b'a' + (i % 26) as u8) as char
-                }
-            })
-            .collect();
+        let long: String = (0..200).map(|i| if i % 17 == 0 { '\'' } else { (b'a' + (i % 26) as u8) as char }).collect();
         let card = Card::new("LONGSTR", long.as_str()).with_comment("a comment");
         let bytes = card.to_records().unwrap();
         assert!(bytes.len() > CARD_LEN);

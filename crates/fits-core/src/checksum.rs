@@ -41,10 +41,7 @@ impl Checksum {
     }
 
     fn add_words(&mut self, words: &[u8]) {
-        let s: u64 = words
-            .chunks_exact(4)
-            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as u64)
-            .sum();
+        let s: u64 = words.chunks_exact(4).map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as u64).sum();
         self.sum = fold(fold(self.sum) + fold(s));
     }
 
@@ -83,9 +80,7 @@ pub fn add(a: u32, b: u32) -> u32 {
 /// (the complement of the sum when `complement` is set), following the
 /// algorithm published with the FITS checksum convention.
 pub fn encode(value: u32, complement: bool) -> [u8; 16] {
-    const EXCLUDE: [u8; 13] = [
-        0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60,
-    ];
+    const EXCLUDE: [u8; 13] = [0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60];
     let value = if complement { !value } else { value };
     let mut asc = [0u8; 16];
     for i in 0..4 {
@@ -130,9 +125,7 @@ pub struct Verification {
 /// Checks CHECKSUM against the header's bytes and DATASUM against the sum of
 /// the data (padding included) the caller computed.
 pub fn verify(header_bytes: &[u8], header: &Header, data_sum: u32) -> Verification {
-    let checksum = header
-        .contains("CHECKSUM")
-        .then(|| add(sum32(header_bytes), data_sum) == u32::MAX);
+    let checksum = header.contains("CHECKSUM").then(|| add(sum32(header_bytes), data_sum) == u32::MAX);
     let datasum = header.value("DATASUM").map(|v| match v {
         crate::Value::String(s) => s.trim().parse::<u64>().ok() == Some(data_sum as u64),
         crate::Value::Integer(i) => *i == data_sum as i64,
@@ -177,11 +170,7 @@ mod tests {
     fn encoding_avoids_punctuation() {
         for v in [0u32, 1, 0xdeadbeef, u32::MAX, 0x3a3a3a3a, 0x5b5c5d5e] {
             let e = encode(v, true);
-            assert!(
-                e.iter().all(|c| c.is_ascii_alphanumeric()),
-                "{:?}",
-                std::str::from_utf8(&e)
-            );
+            assert!(e.iter().all(|c| c.is_ascii_alphanumeric()), "{:?}", std::str::from_utf8(&e));
         }
     }
 
@@ -198,21 +187,9 @@ mod tests {
         set_checksums(&mut h, ds).unwrap();
         let bytes = h.to_bytes().unwrap();
         let v = verify(&bytes, &h, ds);
-        assert_eq!(
-            v,
-            Verification {
-                checksum: Some(true),
-                datasum: Some(true)
-            }
-        );
+        assert_eq!(v, Verification { checksum: Some(true), datasum: Some(true) });
         data[5] = 4;
         let v = verify(&bytes, &h, sum32(&data));
-        assert_eq!(
-            v,
-            Verification {
-                checksum: Some(false),
-                datasum: Some(false)
-            }
-        );
+        assert_eq!(v, Verification { checksum: Some(false), datasum: Some(false) });
     }
 }

@@ -15,20 +15,11 @@ pub const DEFAULT_COMPRESSED_EXTNAME: &str = "COMPRESSED_IMAGE";
 /// `EXTNAME = 'COMPRESSED_IMAGE'` (the table's default name) is dropped.
 pub fn image_header(table: &Header) -> Result<Header> {
     let get = |k: &str| table.card(k).and_then(Card::value).cloned();
-    let comment = |k: &str| {
-        table
-            .card(k)
-            .and_then(Card::comment_text)
-            .unwrap_or("")
-            .to_string()
-    };
+    let comment = |k: &str| table.card(k).and_then(Card::comment_text).unwrap_or("").to_string();
     let mut h = Header::new();
     let primary = table.contains("ZSIMPLE");
     if primary {
-        h.push(
-            Card::new("SIMPLE", get("ZSIMPLE").unwrap_or(Value::Logical(true)))
-                .with_comment(comment("ZSIMPLE")),
-        );
+        h.push(Card::new("SIMPLE", get("ZSIMPLE").unwrap_or(Value::Logical(true))).with_comment(comment("ZSIMPLE")));
     } else {
         h.push(Card::new("XTENSION", "IMAGE").with_comment(comment("ZTENSION")));
     }
@@ -40,14 +31,8 @@ pub fn image_header(table: &Header) -> Result<Header> {
         h.push(Card::new(&key[1..], *n).with_comment(comment(&key)));
     }
     if !primary {
-        h.push(Card::new(
-            "PCOUNT",
-            get("ZPCOUNT").unwrap_or(Value::Integer(0)),
-        ));
-        h.push(Card::new(
-            "GCOUNT",
-            get("ZGCOUNT").unwrap_or(Value::Integer(1)),
-        ));
+        h.push(Card::new("PCOUNT", get("ZPCOUNT").unwrap_or(Value::Integer(0))));
+        h.push(Card::new("GCOUNT", get("ZGCOUNT").unwrap_or(Value::Integer(1))));
     }
     let mut dropped_default_name = false;
     for card in table.iter() {
@@ -65,12 +50,9 @@ pub fn image_header(table: &Header) -> Result<Header> {
         }
         h.push(card.clone());
     }
-    for (from, to) in [
-        ("ZEXTEND", "EXTEND"),
-        ("ZBLOCKED", "BLOCKED"),
-        ("ZHECKSUM", "CHECKSUM"),
-        ("ZDATASUM", "DATASUM"),
-    ] {
+    for (from, to) in
+        [("ZEXTEND", "EXTEND"), ("ZBLOCKED", "BLOCKED"), ("ZHECKSUM", "CHECKSUM"), ("ZDATASUM", "DATASUM")]
+    {
         if let Some(v) = get(from) {
             h.set_with_comment(to, v, &comment(from));
         }
@@ -85,11 +67,7 @@ pub fn image_header(table: &Header) -> Result<Header> {
 
 /// The name a compressed image goes by: its image header's `EXTNAME`, or the table's.
 pub fn image_name(table: &Header) -> String {
-    let names: Vec<&str> = table
-        .iter()
-        .filter(|c| c.is("EXTNAME"))
-        .filter_map(|c| c.value()?.as_str())
-        .collect();
+    let names: Vec<&str> = table.iter().filter(|c| c.is("EXTNAME")).filter_map(|c| c.value()?.as_str()).collect();
     match names.as_slice() {
         [] => String::new(),
         [only] => only.to_string(),

@@ -187,11 +187,7 @@ pub struct Scaling {
 
 impl Default for Scaling {
     fn default() -> Self {
-        Scaling {
-            bscale: 1.0,
-            bzero: 0.0,
-            blank: None,
-        }
+        Scaling { bscale: 1.0, bzero: 0.0, blank: None }
     }
 }
 
@@ -232,8 +228,7 @@ impl Scaling {
 
     /// The integer offset, when physical values are integers (`BSCALE = 1`, whole `BZERO`).
     fn integer_offset(&self) -> Option<i128> {
-        (self.bscale == 1.0 && self.bzero.fract() == 0.0 && self.bzero.abs() <= 1.9e19)
-            .then_some(self.bzero as i128)
+        (self.bscale == 1.0 && self.bzero.fract() == 0.0 && self.bzero.abs() <= 1.9e19).then_some(self.bzero as i128)
     }
 }
 
@@ -249,37 +244,24 @@ pub struct Conversion {
 impl Conversion {
     /// Stored values as they are.
     pub fn raw(bitpix: Bitpix) -> Conversion {
-        Conversion {
-            bitpix,
-            scaling: None,
-        }
+        Conversion { bitpix, scaling: None }
     }
 
     /// Physical values: `stored * BSCALE + BZERO`, BLANK as NaN for float targets.
     pub fn physical(bitpix: Bitpix, scaling: Scaling) -> Conversion {
-        Conversion {
-            bitpix,
-            scaling: Some(scaling),
-        }
+        Conversion { bitpix, scaling: Some(scaling) }
     }
 
     fn describe(&self) -> String {
         match &self.scaling {
             None => format!("raw BITPIX {}", self.bitpix),
-            Some(s) => format!(
-                "BITPIX {} with BSCALE {} BZERO {}",
-                self.bitpix, s.bscale, s.bzero
-            ),
+            Some(s) => format!("BITPIX {} with BSCALE {} BZERO {}", self.bitpix, s.bscale, s.bzero),
         }
     }
 
     /// Source bytes needed to decode `count` elements taking every `step`-th.
     pub fn source_len(&self, count: usize, step: usize) -> usize {
-        if count == 0 {
-            0
-        } else {
-            ((count - 1) * step + 1) * self.bitpix.size()
-        }
+        if count == 0 { 0 } else { ((count - 1) * step + 1) * self.bitpix.size() }
     }
 }
 
@@ -290,9 +272,7 @@ mod sealed {
 /// A native element type that images can be read into and written from.
 ///
 /// Implemented for `u8 i8 i16 u16 i32 u32 i64 u64 f32 f64`.
-pub trait Element:
-    Copy + Default + PartialOrd + Send + Sync + fmt::Debug + 'static + sealed::Sealed
-{
+pub trait Element: Copy + Default + PartialOrd + Send + Sync + fmt::Debug + 'static + sealed::Sealed {
     /// The matching [`DType`].
     const DTYPE: DType;
 
@@ -318,12 +298,7 @@ pub trait Element:
     fn as_bytes_mut(values: &mut [Self]) -> &mut [u8] {
         // SAFETY: Element is sealed to primitive integers and floats: no padding,
         // every bit pattern is a valid value, and u8 has alignment 1.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                values.as_mut_ptr().cast::<u8>(),
-                std::mem::size_of_val(values),
-            )
-        }
+        unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
     }
 
     /// Encodes values as big-endian bytes of the type's storage
@@ -335,19 +310,11 @@ pub trait Element:
 }
 
 /// Decodes `dst.len()` elements, checking `src` is long enough first.
-pub fn decode_into<T: Element>(
-    src: &[u8],
-    step: usize,
-    conv: &Conversion,
-    dst: &mut [T],
-) -> Result<()> {
+pub fn decode_into<T: Element>(src: &[u8], step: usize, conv: &Conversion, dst: &mut [T]) -> Result<()> {
     let step = step.max(1);
     let need = conv.source_len(dst.len(), step);
     if src.len() < need {
-        return Err(Error::BufferSize {
-            expected: need,
-            actual: src.len(),
-        });
+        return Err(Error::BufferSize { expected: need, actual: src.len() });
     }
     #[cfg(target_arch = "x86_64")]
     {
@@ -364,12 +331,7 @@ pub fn decode_into<T: Element>(
 /// results are identical to the baseline path.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn decode_avx2<T: Element>(
-    src: &[u8],
-    step: usize,
-    conv: &Conversion,
-    dst: &mut [T],
-) -> Result<()> {
+unsafe fn decode_avx2<T: Element>(src: &[u8], step: usize, conv: &Conversion, dst: &mut [T]) -> Result<()> {
     T::decode(src, step, conv, dst)
 }
 
@@ -510,13 +472,9 @@ fn to_float<S: Stored, T: Copy>(
         Some(s) if !s.is_identity() || (s.blank.is_some() && !conv.bitpix.is_float()) => {
             let (a, b) = (s.bscale, s.bzero);
             match s.blank.filter(|_| !conv.bitpix.is_float()) {
-                Some(blank) => map(src, step, dst, |v: S| {
-                    if v.is_blank(blank) {
-                        nan
-                    } else {
-                        from_f64(v.as_f64() * a + b)
-                    }
-                }),
+                Some(blank) => {
+                    map(src, step, dst, |v: S| if v.is_blank(blank) { nan } else { from_f64(v.as_f64() * a + b) })
+                }
                 None => map(src, step, dst, |v: S| from_f64(v.as_f64() * a + b)),
             }
         }
@@ -551,9 +509,7 @@ macro_rules! float_element {
             #[inline(always)]
             fn decode_in_place(values: &mut [Self], conv: &Conversion) {
                 match conv.scaling.filter(|s| !s.is_identity()) {
-                    None => values
-                        .iter_mut()
-                        .for_each(|x| *x = <$t>::from_bits(<$t>::to_bits(*x).swap_bytes_if_le())),
+                    None => values.iter_mut().for_each(|x| *x = <$t>::from_bits(<$t>::to_bits(*x).swap_bytes_if_le())),
                     Some(s) => {
                         let (a, b) = (s.bscale, s.bzero);
                         values.iter_mut().for_each(|x| {
@@ -583,11 +539,7 @@ fn raw_mismatch<T: Element>(conv: &Conversion) -> Error {
     Error::Conversion {
         from: conv.describe(),
         to: T::DTYPE.name(),
-        reason: format!(
-            "raw values of BITPIX {} are {}",
-            conv.bitpix,
-            conv.bitpix.raw_dtype()
-        ),
+        reason: format!("raw values of BITPIX {} are {}", conv.bitpix, conv.bitpix.raw_dtype()),
     }
 }
 
@@ -616,9 +568,7 @@ fn to_int<S: Stored, T: Copy + TryFrom<i128>>(
             match T::try_from(v.as_i128() + offset) {
                 Ok(t) => *d = t,
                 Err(_) => {
-                    bad.get_or_insert_with(|| {
-                        format!("value {} does not fit", v.as_i128() + offset)
-                    });
+                    bad.get_or_insert_with(|| format!("value {} does not fit", v.as_i128() + offset));
                 }
             }
             count += 1;
@@ -634,9 +584,7 @@ fn to_int<S: Stored, T: Copy + TryFrom<i128>>(
             match T::try_from(v.as_i128() + offset) {
                 Ok(t) => *d = t,
                 Err(_) => {
-                    bad.get_or_insert_with(|| {
-                        format!("value {} does not fit", v.as_i128() + offset)
-                    });
+                    bad.get_or_insert_with(|| format!("value {} does not fit", v.as_i128() + offset));
                 }
             }
             count += 1;
@@ -644,11 +592,7 @@ fn to_int<S: Stored, T: Copy + TryFrom<i128>>(
     }
     match bad {
         None => Ok(()),
-        Some(reason) => Err(Error::Conversion {
-            from: conv.describe(),
-            to: target,
-            reason,
-        }),
+        Some(reason) => Err(Error::Conversion { from: conv.describe(), to: target, reason }),
     }
 }
 
@@ -674,7 +618,7 @@ macro_rules! int_element {
                                 from: conv.describe(),
                                 to: name,
                                 reason: "the physical values are not integers; read as f32 or f64".into(),
-                            })
+                            });
                         }
                     },
                 };
@@ -742,9 +686,7 @@ macro_rules! fast_path {
                 map(src, step, dst, |v: $stored| v as $t);
                 true
             } else if offset == $flip {
-                map(src, step, dst, |v: $stored| {
-                    (v as $t) ^ (1 << (std::mem::size_of::<$t>() * 8 - 1))
-                });
+                map(src, step, dst, |v: $stored| (v as $t) ^ (1 << (std::mem::size_of::<$t>() * 8 - 1)));
                 true
             } else {
                 false
@@ -784,113 +726,49 @@ mod tests {
         let mut raw = [0i16; 5];
         decode_into(&src, 1, &Conversion::raw(Bitpix::I16), &mut raw).unwrap();
         assert_eq!(raw, [-32768, -1, 0, 1, 32767]);
-        let unsigned = Scaling {
-            bscale: 1.0,
-            bzero: 32768.0,
-            blank: None,
-        };
+        let unsigned = Scaling { bscale: 1.0, bzero: 32768.0, blank: None };
         assert_eq!(unsigned.physical_dtype(Bitpix::I16), DType::U16);
         let mut u = [0u16; 5];
-        decode_into(
-            &src,
-            1,
-            &Conversion::physical(Bitpix::I16, unsigned),
-            &mut u,
-        )
-        .unwrap();
+        decode_into(&src, 1, &Conversion::physical(Bitpix::I16, unsigned), &mut u).unwrap();
         assert_eq!(u, [0, 32767, 32768, 32769, 65535]);
         let mut f = [0f32; 5];
-        decode_into(
-            &src,
-            1,
-            &Conversion::physical(Bitpix::I16, unsigned),
-            &mut f,
-        )
-        .unwrap();
+        decode_into(&src, 1, &Conversion::physical(Bitpix::I16, unsigned), &mut f).unwrap();
         assert_eq!(f, [0.0, 32767.0, 32768.0, 32769.0, 65535.0]);
         // u16 physical values do not fit i16: an error, not wrapped numbers.
-        let e = decode_into(
-            &src,
-            1,
-            &Conversion::physical(Bitpix::I16, unsigned),
-            &mut [0i16; 5],
-        )
-        .unwrap_err();
+        let e = decode_into(&src, 1, &Conversion::physical(Bitpix::I16, unsigned), &mut [0i16; 5]).unwrap_err();
         assert!(e.to_string().contains("does not fit"), "{e}");
     }
 
     #[test]
     fn scaling_and_blank() {
         let src = be16(&[10, -999, 20]);
-        let s = Scaling {
-            bscale: 0.5,
-            bzero: 100.0,
-            blank: Some(-999),
-        };
+        let s = Scaling { bscale: 0.5, bzero: 100.0, blank: Some(-999) };
         assert_eq!(s.physical_dtype(Bitpix::I16), DType::F32);
         let mut f = [0f64; 3];
         decode_into(&src, 1, &Conversion::physical(Bitpix::I16, s), &mut f).unwrap();
         assert_eq!(f[0], 105.0);
         assert!(f[1].is_nan());
         assert_eq!(f[2], 110.0);
-        let e = decode_into(
-            &src,
-            1,
-            &Conversion::physical(Bitpix::I16, s),
-            &mut [0i32; 3],
-        )
-        .unwrap_err();
+        let e = decode_into(&src, 1, &Conversion::physical(Bitpix::I16, s), &mut [0i32; 3]).unwrap_err();
         assert!(e.to_string().contains("not integers"), "{e}");
-        let blank_only = Scaling {
-            bscale: 1.0,
-            bzero: 0.0,
-            blank: Some(-999),
-        };
+        let blank_only = Scaling { bscale: 1.0, bzero: 0.0, blank: Some(-999) };
         assert_eq!(blank_only.physical_dtype(Bitpix::I16), DType::F32);
-        let e = decode_into(
-            &src,
-            1,
-            &Conversion::physical(Bitpix::I16, blank_only),
-            &mut [0i16; 3],
-        )
-        .unwrap_err();
+        let e = decode_into(&src, 1, &Conversion::physical(Bitpix::I16, blank_only), &mut [0i16; 3]).unwrap_err();
         assert!(e.to_string().contains("BLANK"), "{e}");
     }
 
     #[test]
     fn unsigned_conventions() {
-        let s = |z: f64| Scaling {
-            bscale: 1.0,
-            bzero: z,
-            blank: None,
-        };
+        let s = |z: f64| Scaling { bscale: 1.0, bzero: z, blank: None };
         assert_eq!(s(-128.0).physical_dtype(Bitpix::U8), DType::I8);
         assert_eq!(s(2147483648.0).physical_dtype(Bitpix::I32), DType::U32);
-        assert_eq!(
-            s(9223372036854775808.0).physical_dtype(Bitpix::I64),
-            DType::U64
-        );
+        assert_eq!(s(9223372036854775808.0).physical_dtype(Bitpix::I64), DType::U64);
         let mut i = [0i8; 3];
-        decode_into(
-            &[0u8, 128, 255],
-            1,
-            &Conversion::physical(Bitpix::U8, s(-128.0)),
-            &mut i,
-        )
-        .unwrap();
+        decode_into(&[0u8, 128, 255], 1, &Conversion::physical(Bitpix::U8, s(-128.0)), &mut i).unwrap();
         assert_eq!(i, [-128, 0, 127]);
-        let src: Vec<u8> = [i64::MIN, 0, i64::MAX]
-            .iter()
-            .flat_map(|x| x.to_be_bytes())
-            .collect();
+        let src: Vec<u8> = [i64::MIN, 0, i64::MAX].iter().flat_map(|x| x.to_be_bytes()).collect();
         let mut u = [0u64; 3];
-        decode_into(
-            &src,
-            1,
-            &Conversion::physical(Bitpix::I64, s(9223372036854775808.0)),
-            &mut u,
-        )
-        .unwrap();
+        decode_into(&src, 1, &Conversion::physical(Bitpix::I64, s(9223372036854775808.0)), &mut u).unwrap();
         assert_eq!(u, [0, 1 << 63, u64::MAX]);
         let mut back = Vec::new();
         u64::encode(&u, &mut back);
@@ -906,31 +784,13 @@ mod tests {
         decode_into(&src, 3, &Conversion::raw(Bitpix::F32), &mut out).unwrap();
         assert_eq!(out, [0.0, 4.5, 9.0, 13.5]);
         let mut wide = [0f64; 10];
-        decode_into(
-            &src,
-            1,
-            &Conversion::physical(Bitpix::F32, Scaling::default()),
-            &mut wide,
-        )
-        .unwrap();
+        decode_into(&src, 1, &Conversion::physical(Bitpix::F32, Scaling::default()), &mut wide).unwrap();
         assert_eq!(wide[9], 13.5);
-        let e = decode_into(
-            &src,
-            1,
-            &Conversion::physical(Bitpix::F32, Scaling::default()),
-            &mut [0i32; 10],
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("floating-point"));
         let e =
-            decode_into(&src[..8], 1, &Conversion::raw(Bitpix::F32), &mut [0f32; 3]).unwrap_err();
-        assert!(matches!(
-            e,
-            Error::BufferSize {
-                expected: 12,
-                actual: 8
-            }
-        ));
+            decode_into(&src, 1, &Conversion::physical(Bitpix::F32, Scaling::default()), &mut [0i32; 10]).unwrap_err();
+        assert!(e.to_string().contains("floating-point"));
+        let e = decode_into(&src[..8], 1, &Conversion::raw(Bitpix::F32), &mut [0f32; 3]).unwrap_err();
+        assert!(matches!(e, Error::BufferSize { expected: 12, actual: 8 }));
     }
 
     #[test]
@@ -941,40 +801,18 @@ mod tests {
             decode_into(bytes, 1, &conv, &mut expect).unwrap();
             let mut got = vec![T::default(); n];
             T::as_bytes_mut(&mut got).copy_from_slice(bytes);
-            assert!(
-                decode_in_place(&mut got, &conv),
-                "{:?} -> {}",
-                conv,
-                T::DTYPE
-            );
+            assert!(decode_in_place(&mut got, &conv), "{:?} -> {}", conv, T::DTYPE);
             assert_eq!(got, expect, "{:?} -> {}", conv, T::DTYPE);
         }
         let bytes: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37)).collect();
-        let s = |z: f64| Scaling {
-            bscale: 1.0,
-            bzero: z,
-            blank: None,
-        };
+        let s = |z: f64| Scaling { bscale: 1.0, bzero: z, blank: None };
         check::<f32>(&bytes, Conversion::raw(Bitpix::F32));
-        check::<f32>(
-            &bytes,
-            Conversion::physical(
-                Bitpix::F32,
-                Scaling {
-                    bscale: 2.0,
-                    bzero: 1.0,
-                    blank: None,
-                },
-            ),
-        );
+        check::<f32>(&bytes, Conversion::physical(Bitpix::F32, Scaling { bscale: 2.0, bzero: 1.0, blank: None }));
         check::<f64>(&bytes, Conversion::physical(Bitpix::F64, s(0.0)));
         check::<i16>(&bytes, Conversion::raw(Bitpix::I16));
         check::<u16>(&bytes, Conversion::physical(Bitpix::I16, s(32768.0)));
         check::<u32>(&bytes, Conversion::physical(Bitpix::I32, s(2147483648.0)));
-        check::<u64>(
-            &bytes,
-            Conversion::physical(Bitpix::I64, s(9223372036854775808.0)),
-        );
+        check::<u64>(&bytes, Conversion::physical(Bitpix::I64, s(9223372036854775808.0)));
         check::<i8>(&bytes, Conversion::physical(Bitpix::U8, s(-128.0)));
         check::<u8>(&bytes, Conversion::physical(Bitpix::U8, s(0.0)));
         check::<i64>(&bytes, Conversion::raw(Bitpix::I64));
@@ -982,23 +820,15 @@ mod tests {
         assert!(!f32::can_decode_in_place(&Conversion::raw(Bitpix::I16)));
         assert!(!i16::can_decode_in_place(&Conversion::physical(
             Bitpix::I16,
-            Scaling {
-                bscale: 1.0,
-                bzero: 0.0,
-                blank: Some(5)
-            }
+            Scaling { bscale: 1.0, bzero: 0.0, blank: Some(5) }
         )));
-        assert!(!i16::can_decode_in_place(&Conversion::physical(
-            Bitpix::I16,
-            s(32768.0)
-        )));
+        assert!(!i16::can_decode_in_place(&Conversion::physical(Bitpix::I16, s(32768.0))));
         assert!(!f64::can_decode_in_place(&Conversion::raw(Bitpix::F32)));
     }
 
     #[test]
     fn raw_requires_the_stored_type() {
-        let e =
-            decode_into(&[0u8; 4], 1, &Conversion::raw(Bitpix::I16), &mut [0f32; 2]).unwrap_err();
+        let e = decode_into(&[0u8; 4], 1, &Conversion::raw(Bitpix::I16), &mut [0f32; 2]).unwrap_err();
         assert!(e.to_string().contains("int16"), "{e}");
     }
 
@@ -1008,11 +838,7 @@ mod tests {
             let mut bytes = Vec::new();
             T::encode(vals, &mut bytes);
             let (bitpix, zero) = T::DTYPE.storage();
-            let s = Scaling {
-                bscale: 1.0,
-                bzero: zero as f64,
-                blank: None,
-            };
+            let s = Scaling { bscale: 1.0, bzero: zero as f64, blank: None };
             let mut out = vec![T::default(); vals.len()];
             decode_into(&bytes, 1, &Conversion::physical(bitpix, s), &mut out).unwrap();
             assert_eq!(out, vals);

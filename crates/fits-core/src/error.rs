@@ -80,9 +80,7 @@ pub enum Error {
     },
 
     /// Fewer data bytes are in the file than the header announces.
-    #[error(
-        "data cut short: the header announces {expected} bytes from offset {data_start}, the file holds {actual}"
-    )]
+    #[error("data cut short: the header announces {expected} bytes from offset {data_start}, the file holds {actual}")]
     DataTruncated {
         /// Offset of the data's first byte.
         data_start: u64,
@@ -138,10 +136,7 @@ impl Error {
     pub fn in_hdu(self, hdu: usize) -> Error {
         match self {
             Error::InHdu { .. } => self,
-            other => Error::InHdu {
-                hdu,
-                source: Box::new(other),
-            },
+            other => Error::InHdu { hdu, source: Box::new(other) },
         }
     }
 
@@ -161,16 +156,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(
-        keyword: &str,
-        value: impl fmt::Display,
-        reason: impl Into<String>,
-    ) -> Error {
-        Error::InvalidKeyword {
-            keyword: keyword.to_string(),
-            value: value.to_string(),
-            reason: reason.into(),
-        }
+    pub(crate) fn invalid(keyword: &str, value: impl fmt::Display, reason: impl Into<String>) -> Error {
+        Error::InvalidKeyword { keyword: keyword.to_string(), value: value.to_string(), reason: reason.into() }
     }
 }
 

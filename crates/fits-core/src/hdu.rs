@@ -41,10 +41,7 @@ impl HduKind {
 
     /// Whether the HDU is an image (primary, IMAGE extension or compressed image).
     pub fn is_image(&self) -> bool {
-        matches!(
-            self,
-            HduKind::Primary | HduKind::Image | HduKind::CompressedImage
-        )
+        matches!(self, HduKind::Primary | HduKind::Image | HduKind::CompressedImage)
     }
 }
 
@@ -100,9 +97,7 @@ pub fn kind_of(header: &Header, index: usize) -> Result<HduKind> {
         Some(crate::Value::String(s)) => s.trim().to_ascii_uppercase(),
         Some(other) => return Err(Error::invalid("XTENSION", other, "must be a string")),
         None => {
-            return Err(Error::MissingKeyword {
-                keyword: "XTENSION".into(),
-            });
+            return Err(Error::MissingKeyword { keyword: "XTENSION".into() });
         }
     };
     Ok(match xtension.as_str() {
@@ -122,8 +117,7 @@ pub fn kind_of(header: &Header, index: usize) -> Result<HduKind> {
 /// Reads and checks `BITPIX`.
 pub fn bitpix(header: &Header) -> Result<Bitpix> {
     let value = header.required_int("BITPIX")?;
-    Bitpix::from_value(value)
-        .ok_or_else(|| Error::invalid("BITPIX", value, "must be one of 8, 16, 32, 64, -32, -64"))
+    Bitpix::from_value(value).ok_or_else(|| Error::invalid("BITPIX", value, "must be one of 8, 16, 32, 64, -32, -64"))
 }
 
 /// Reads `NAXIS` and `NAXIS1..NAXISn` (FITS order: fastest axis first), checking each.
@@ -141,8 +135,7 @@ pub fn axes_with_prefix(header: &Header, prefix: &str) -> Result<Vec<u64>> {
         .map(|i| {
             let key = format!("{prefix}{i}");
             let n = header.required_int(&key)?;
-            u64::try_from(n)
-                .map_err(|_| Error::invalid(&key, n, "an axis length cannot be negative"))
+            u64::try_from(n).map_err(|_| Error::invalid(&key, n, "an axis length cannot be negative"))
         })
         .collect()
 }
@@ -165,29 +158,17 @@ pub fn data_len(header: &Header, kind: &HduKind) -> Result<u64> {
         HduKind::Primary => (0, 1),
         _ => (count(header, "PCOUNT", 0)?, count(header, "GCOUNT", 1)?),
     };
-    let dims: &[u64] = if *kind == HduKind::RandomGroups && axes[0] == 0 {
-        &axes[1..]
-    } else {
-        &axes
-    };
+    let dims: &[u64] = if *kind == HduKind::RandomGroups && axes[0] == 0 { &axes[1..] } else { &axes };
     let overflow = || Error::SizeOverflow {
         detail: format!("BITPIX {bitpix}, NAXISn {axes:?}, PCOUNT {pcount}, GCOUNT {gcount}"),
     };
-    let elements = dims
-        .iter()
-        .try_fold(1u64, |acc, &n| acc.checked_mul(n))
-        .ok_or_else(overflow)?;
+    let elements = dims.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n)).ok_or_else(overflow)?;
     let elements = if *kind == HduKind::RandomGroups || pcount > 0 || gcount != 1 {
-        elements
-            .checked_add(pcount)
-            .and_then(|e| e.checked_mul(gcount))
-            .ok_or_else(overflow)?
+        elements.checked_add(pcount).and_then(|e| e.checked_mul(gcount)).ok_or_else(overflow)?
     } else {
         elements
     };
-    let bytes = elements
-        .checked_mul(bitpix.size() as u64)
-        .ok_or_else(overflow)?;
+    let bytes = elements.checked_mul(bitpix.size() as u64).ok_or_else(overflow)?;
     // The padded span must also fit, and an offset past it must stay representable.
     bytes.checked_add(BLOCK_LEN as u64).ok_or_else(overflow)?;
     Ok(bytes)
@@ -211,11 +192,7 @@ pub(crate) fn check_mandatory_order(header: &Header, index: usize, kind: &HduKin
             Some(p) => warnings.push(Warning {
                 hdu: Some(index),
                 offset: None,
-                message: format!(
-                    "mandatory keyword {key} is card {} instead of card {}",
-                    p + 1,
-                    i + 1
-                ),
+                message: format!("mandatory keyword {key} is card {} instead of card {}", p + 1, i + 1),
             }),
             None if key == "PCOUNT" || key == "GCOUNT" => warnings.push(Warning {
                 hdu: Some(index),
@@ -247,11 +224,7 @@ impl ImageInfo {
     pub fn from_header(header: &Header) -> Result<ImageInfo> {
         let bitpix = bitpix(header)?;
         let shape = to_shape(&axes(header)?)?;
-        Ok(ImageInfo {
-            bitpix,
-            shape,
-            scaling: scaling(header, bitpix, "")?,
-        })
+        Ok(ImageInfo { bitpix, shape, scaling: scaling(header, bitpix, "")? })
     }
 
     /// Reads a tile-compressed image's description from its table header (see [`crate::compressed::image_header`]).
@@ -261,11 +234,7 @@ impl ImageInfo {
 
     /// Number of elements (0 when `NAXIS = 0`: FITS has no data there, unlike a 0-d array).
     pub fn len(&self) -> usize {
-        if self.shape.is_empty() {
-            0
-        } else {
-            self.shape.iter().product()
-        }
+        if self.shape.is_empty() { 0 } else { self.shape.iter().product() }
     }
 
     /// Whether the image has no elements.
@@ -282,11 +251,7 @@ impl ImageInfo {
 fn to_shape(axes: &[u64]) -> Result<Vec<usize>> {
     axes.iter()
         .rev()
-        .map(|&n| {
-            usize::try_from(n).map_err(|_| Error::SizeOverflow {
-                detail: format!("axis length {n}"),
-            })
-        })
+        .map(|&n| usize::try_from(n).map_err(|_| Error::SizeOverflow { detail: format!("axis length {n}") }))
         .collect()
 }
 
@@ -296,25 +261,13 @@ pub fn scaling(header: &Header, bitpix: Bitpix, prefix: &str) -> Result<Scaling>
     let bscale = header.float(&key("BSCALE"))?.unwrap_or(1.0);
     let bzero = header.float(&key("BZERO"))?.unwrap_or(0.0);
     if !bscale.is_finite() || bscale == 0.0 {
-        return Err(Error::invalid(
-            &key("BSCALE"),
-            bscale,
-            "must be a finite, non-zero number",
-        ));
+        return Err(Error::invalid(&key("BSCALE"), bscale, "must be a finite, non-zero number"));
     }
     if !bzero.is_finite() {
         return Err(Error::invalid(&key("BZERO"), bzero, "must be finite"));
     }
-    let blank = if bitpix.is_float() {
-        None
-    } else {
-        header.int(&key("BLANK"))?
-    };
-    Ok(Scaling {
-        bscale,
-        bzero,
-        blank,
-    })
+    let blank = if bitpix.is_float() { None } else { header.int(&key("BLANK"))? };
+    Ok(Scaling { bscale, bzero, blank })
 }
 
 /// The structure of a random-groups HDU.
@@ -351,12 +304,7 @@ impl GroupsInfo {
         let shape = to_shape(&axes[1..])?;
         let mut params = Vec::with_capacity(pcount.min(1024));
         for i in 1..=pcount {
-            let name = header
-                .string(&format!("PTYPE{i}"))
-                .ok()
-                .flatten()
-                .unwrap_or("")
-                .to_string();
+            let name = header.string(&format!("PTYPE{i}")).ok().flatten().unwrap_or("").to_string();
             let s = Scaling {
                 bscale: header.float(&format!("PSCAL{i}"))?.unwrap_or(1.0),
                 bzero: header.float(&format!("PZERO{i}"))?.unwrap_or(0.0),
@@ -364,14 +312,7 @@ impl GroupsInfo {
             };
             params.push((name, s));
         }
-        Ok(GroupsInfo {
-            bitpix,
-            pcount,
-            gcount,
-            shape,
-            scaling: scaling(header, bitpix, "")?,
-            params,
-        })
+        Ok(GroupsInfo { bitpix, pcount, gcount, shape, scaling: scaling(header, bitpix, "")?, params })
     }
 
     /// Elements in each group's array.
@@ -423,11 +364,7 @@ mod tests {
         ]);
         let e = data_len(&h, &HduKind::Primary).unwrap_err();
         assert!(matches!(e, Error::SizeOverflow { .. }), "{e}");
-        let h = header(&[
-            ("BITPIX", 8i64.into()),
-            ("NAXIS", 1i64.into()),
-            ("NAXIS1", (-5i64).into()),
-        ]);
+        let h = header(&[("BITPIX", 8i64.into()), ("NAXIS", 1i64.into()), ("NAXIS1", (-5i64).into())]);
         let e = data_len(&h, &HduKind::Primary).unwrap_err().to_string();
         assert!(e.contains("NAXIS1") && e.contains("-5"), "{e}");
         let h = header(&[("BITPIX", 17i64.into()), ("NAXIS", 0i64.into())]);
@@ -449,10 +386,7 @@ mod tests {
             ("GCOUNT", 10i64.into()),
         ]);
         assert_eq!(kind_of(&h, 0).unwrap(), HduKind::RandomGroups);
-        assert_eq!(
-            data_len(&h, &HduKind::RandomGroups).unwrap(),
-            4 * 10 * (3 + 15)
-        );
+        assert_eq!(data_len(&h, &HduKind::RandomGroups).unwrap(), 4 * 10 * (3 + 15));
         let g = GroupsInfo::from_header(&h).unwrap();
         assert_eq!((g.pcount, g.gcount, g.shape.clone()), (3, 10, vec![3, 5]));
         let t = header(&[
@@ -465,10 +399,7 @@ mod tests {
             ("GCOUNT", 1i64.into()),
         ]);
         assert_eq!(kind_of(&t, 1).unwrap(), HduKind::BinaryTable);
-        assert_eq!(
-            data_len(&t, &HduKind::BinaryTable).unwrap(),
-            12 * 500 + 8000
-        );
+        assert_eq!(data_len(&t, &HduKind::BinaryTable).unwrap(), 12 * 500 + 8000);
         assert_eq!(padded(5760), 5760);
         assert_eq!(padded(5761), 8640);
         assert_eq!(padded(0), 0);
@@ -476,11 +407,7 @@ mod tests {
 
     #[test]
     fn mandatory_order_is_checked() {
-        let h = header(&[
-            ("SIMPLE", true.into()),
-            ("NAXIS", 0i64.into()),
-            ("BITPIX", 8i64.into()),
-        ]);
+        let h = header(&[("SIMPLE", true.into()), ("NAXIS", 0i64.into()), ("BITPIX", 8i64.into())]);
         let w = check_mandatory_order(&h, 0, &HduKind::Primary);
         assert_eq!(w.len(), 2, "{w:?}");
     }

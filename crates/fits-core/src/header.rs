@@ -97,11 +97,7 @@ impl Header {
         match self.value(keyword) {
             None | Some(Value::Undefined) => Ok(None),
             Some(Value::Integer(i)) => Ok(Some(*i)),
-            Some(Value::BigInteger(t)) => Err(Error::invalid(
-                keyword,
-                t,
-                "integer beyond the 64-bit range",
-            )),
+            Some(Value::BigInteger(t)) => Err(Error::invalid(keyword, t, "integer beyond the 64-bit range")),
             Some(Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(*f as i64)),
             Some(other) => Err(type_error(keyword, "integer", other)),
         }
@@ -111,10 +107,7 @@ impl Header {
     pub fn float(&self, keyword: &str) -> Result<Option<f64>> {
         match self.value(keyword) {
             None | Some(Value::Undefined) => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .map(Some)
-                .ok_or_else(|| type_error(keyword, "number", v)),
+            Some(v) => v.as_f64().map(Some).ok_or_else(|| type_error(keyword, "number", v)),
         }
     }
 
@@ -138,27 +131,18 @@ impl Header {
 
     /// An integer value that must be present.
     pub fn required_int(&self, keyword: &str) -> Result<i64> {
-        self.int(keyword)?.ok_or_else(|| Error::MissingKeyword {
-            keyword: keyword.to_string(),
-        })
+        self.int(keyword)?.ok_or_else(|| Error::MissingKeyword { keyword: keyword.to_string() })
     }
 
     /// The texts of all commentary cards with this keyword (`COMMENT`, `HISTORY`).
     pub fn commentary<'a>(&'a self, keyword: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.cards
-            .iter()
-            .filter(move |c| c.is_commentary() && c.is(keyword))
-            .filter_map(Card::comment_text)
+        self.cards.iter().filter(move |c| c.is_commentary() && c.is(keyword)).filter_map(Card::comment_text)
     }
 
     /// Sets a keyword's value: updates the first card with it (keeping its
     /// comment), or appends a new card.
     pub fn set(&mut self, keyword: &str, value: impl Into<Value>) {
-        match self
-            .cards
-            .iter_mut()
-            .find(|c| c.is(keyword) && !c.is_commentary())
-        {
+        match self.cards.iter_mut().find(|c| c.is(keyword) && !c.is_commentary()) {
             Some(card) => card.set_value(value),
             None => self.cards.push(Card::new(keyword, value)),
         }
@@ -167,11 +151,7 @@ impl Header {
     /// Sets a keyword's value and comment, replacing the first card with it or appending.
     pub fn set_with_comment(&mut self, keyword: &str, value: impl Into<Value>, comment: &str) {
         let card = Card::new(keyword, value).with_comment(comment);
-        match self
-            .cards
-            .iter()
-            .position(|c| c.is(keyword) && !c.is_commentary())
-        {
+        match self.cards.iter().position(|c| c.is(keyword) && !c.is_commentary()) {
             Some(i) => self.cards[i] = card,
             None => self.cards.push(card),
         }
@@ -225,11 +205,7 @@ impl Header {
 }
 
 fn type_error(keyword: &str, expected: &'static str, found: &Value) -> Error {
-    Error::KeywordType {
-        keyword: keyword.to_string(),
-        expected,
-        found: format!("{} {}", found.type_name(), found),
-    }
+    Error::KeywordType { keyword: keyword.to_string(), expected, found: format!("{} {}", found.type_name(), found) }
 }
 
 /// Largest header accepted before END: beyond this the bytes are not a header.
@@ -276,10 +252,7 @@ impl HeaderParser {
             return Ok(true);
         }
         if block.len() != BLOCK_LEN {
-            return Err(Error::BufferSize {
-                expected: BLOCK_LEN,
-                actual: block.len(),
-            });
+            return Err(Error::BufferSize { expected: BLOCK_LEN, actual: block.len() });
         }
         if (self.blocks as u64 + 1) * BLOCK_LEN as u64 > MAX_HEADER_BYTES {
             return Err(Error::MissingEnd {
@@ -309,10 +282,7 @@ impl HeaderParser {
                     }
                     let tail_bytes = &block[i * CARD_LEN..];
                     if tail_bytes[CARD_LEN..].iter().any(|&b| b != b' ') {
-                        self.warn(
-                            offset + CARD_LEN as u64,
-                            "header padding after END is not blank".into(),
-                        );
+                        self.warn(offset + CARD_LEN as u64, "header padding after END is not blank".into());
                     }
                     self.tail = Some(tail_bytes.to_vec());
                     self.tail_records = self.records;
@@ -321,10 +291,7 @@ impl HeaderParser {
                     return Ok(true);
                 }
                 RecordKind::Continue => {
-                    let joined = self
-                        .cards
-                        .last_mut()
-                        .is_some_and(|c| c.absorb_continue(record));
+                    let joined = self.cards.last_mut().is_some_and(|c| c.absorb_continue(record));
                     if !joined {
                         let (card, _) = Card::parse_record(record);
                         self.warn(offset, "CONTINUE card that continues no long string".into());
@@ -334,10 +301,7 @@ impl HeaderParser {
                 RecordKind::Other => {
                     let (card, defect) = Card::parse_record(record);
                     if let Some(defect) = defect {
-                        self.warn(
-                            offset,
-                            format!("card {} ({}): {defect}", self.records + 1, card.keyword()),
-                        );
+                        self.warn(offset, format!("card {} ({}): {defect}", self.records + 1, card.keyword()));
                     }
                     self.cards.push(card);
                 }
@@ -349,11 +313,7 @@ impl HeaderParser {
     }
 
     fn warn(&mut self, offset: u64, message: String) {
-        self.warnings.push(Warning {
-            hdu: self.hdu,
-            offset: Some(offset),
-            message,
-        });
+        self.warnings.push(Warning { hdu: self.hdu, offset: Some(offset), message });
     }
 
     /// Whether END has been seen.
@@ -373,11 +333,7 @@ impl HeaderParser {
     }
 
     fn finish_lenient(self) -> (Header, Vec<Warning>) {
-        let header = Header {
-            cards: self.cards,
-            tail: self.tail,
-            tail_records: self.tail_records,
-        };
+        let header = Header { cards: self.cards, tail: self.tail, tail_records: self.tail_records };
         (header, self.warnings)
     }
 }
@@ -420,11 +376,7 @@ mod tests {
 
     #[test]
     fn edits_reformat_only_what_changed() {
-        let bytes = block_of(&[
-            "SIMPLE  =                    T",
-            "NAXIS   =                    0",
-            "END",
-        ]);
+        let bytes = block_of(&["SIMPLE  =                    T", "NAXIS   =                    0", "END"]);
         let mut h = Header::from_records(&bytes).unwrap();
         h.set("NAXIS", 2i64);
         h.push(Card::new("NAXIS1", 10i64));
@@ -438,21 +390,14 @@ mod tests {
 
     #[test]
     fn typed_lookup_errors_name_the_keyword() {
-        let h = Header::from_records(&block_of(&[
-            "BITPIX  = 'sixteen'",
-            "BIG     = 99999999999999999999",
-            "END",
-        ]))
-        .unwrap();
+        let h =
+            Header::from_records(&block_of(&["BITPIX  = 'sixteen'", "BIG     = 99999999999999999999", "END"])).unwrap();
         let e = h.int("BITPIX").unwrap_err().to_string();
         assert!(e.contains("BITPIX") && e.contains("integer"), "{e}");
         let e = h.int("BIG").unwrap_err().to_string();
         assert!(e.contains("BIG") && e.contains("64-bit"), "{e}");
         assert_eq!(h.float("BIG").unwrap(), Some(1e20));
-        assert!(matches!(
-            h.required_int("NAXIS"),
-            Err(Error::MissingKeyword { .. })
-        ));
+        assert!(matches!(h.required_int("NAXIS"), Err(Error::MissingKeyword { .. })));
     }
 
     #[test]

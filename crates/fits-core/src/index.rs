@@ -117,16 +117,9 @@ impl IndexDecoder {
 
     /// Hands the decoder bytes `offset..offset + data.len()` of the file.
     pub fn push(&mut self, offset: u64, data: Bytes) -> Result<()> {
-        let end = offset
-            .checked_add(data.len() as u64)
-            .filter(|&e| e <= self.file_len)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "pushed bytes {offset}..+{} beyond the file length {}",
-                    data.len(),
-                    self.file_len
-                ))
-            })?;
+        let end = offset.checked_add(data.len() as u64).filter(|&e| e <= self.file_len).ok_or_else(|| {
+            Error::Usage(format!("pushed bytes {offset}..+{} beyond the file length {}", data.len(), self.file_len))
+        })?;
         if end > offset {
             let at = self.chunks.partition_point(|(o, _)| *o < offset);
             self.chunks.insert(at, (offset, data));
@@ -155,16 +148,11 @@ impl IndexDecoder {
             };
             let block = block.into_owned();
             let index = self.hdus.len();
-            if self.parser.as_ref().is_some_and(|p| p.blocks() == 0)
-                && !self.check_first_block(&block)?
-            {
+            if self.parser.as_ref().is_some_and(|p| p.blocks() == 0) && !self.check_first_block(&block)? {
                 self.done = true;
                 continue;
             }
-            let parser = self
-                .parser
-                .as_mut()
-                .ok_or_else(|| Error::Usage("no header in progress".into()))?;
+            let parser = self.parser.as_mut().ok_or_else(|| Error::Usage("no header in progress".into()))?;
             let complete = parser.push_block(&block).map_err(|e| e.in_hdu(index))?;
             self.pos += BLOCK_LEN as u64;
             if complete {
@@ -189,10 +177,7 @@ impl IndexDecoder {
             }
             if remaining < BLOCK_LEN as u64 {
                 return Err(Error::NotFits {
-                    reason: format!(
-                        "the file has {} bytes, less than one 2880-byte header block",
-                        self.file_len
-                    ),
+                    reason: format!("the file has {} bytes, less than one 2880-byte header block", self.file_len),
                 });
             }
         } else if remaining == 0 {
@@ -224,42 +209,25 @@ impl IndexDecoder {
     fn check_first_block(&mut self, block: &[u8]) -> Result<bool> {
         if self.hdus.is_empty() {
             if block.starts_with(&[0x1f, 0x8b]) {
-                return Err(Error::NotFits {
-                    reason: "the bytes are gzip-compressed (they start with 1f 8b)".into(),
-                });
+                return Err(Error::NotFits { reason: "the bytes are gzip-compressed (they start with 1f 8b)".into() });
             }
             if !block.starts_with(b"SIMPLE  =") {
                 let shown: String = block[..block.len().min(30)]
                     .iter()
-                    .map(|&b| {
-                        if (0x20..0x7f).contains(&b) {
-                            b as char
-                        } else {
-                            '.'
-                        }
-                    })
+                    .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' })
                     .collect();
-                return Err(Error::NotFits {
-                    reason: format!("the first card is not SIMPLE (found {shown:?})"),
-                });
+                return Err(Error::NotFits { reason: format!("the first card is not SIMPLE (found {shown:?})") });
             }
             return Ok(true);
         }
         if block.starts_with(b"XTENSION=") {
             return Ok(true);
         }
-        let what = if block.iter().all(|&b| b == 0) {
-            "zero bytes"
-        } else {
-            "bytes that are not an extension header"
-        };
+        let what = if block.iter().all(|&b| b == 0) { "zero bytes" } else { "bytes that are not an extension header" };
         self.warnings.push(Warning {
             hdu: None,
             offset: Some(self.pos),
-            message: format!(
-                "{} {what} after the last HDU are ignored",
-                self.file_len - self.pos
-            ),
+            message: format!("{} {what} after the last HDU are ignored", self.file_len - self.pos),
         });
         self.parser = None;
         Ok(false)
@@ -267,10 +235,7 @@ impl IndexDecoder {
 
     fn complete_hdu(&mut self) -> Result<()> {
         let index = self.hdus.len();
-        let parser = self
-            .parser
-            .take()
-            .ok_or_else(|| Error::Usage("no header in progress".into()))?;
+        let parser = self.parser.take().ok_or_else(|| Error::Usage("no header in progress".into()))?;
         let (header, mut warnings) = parser.finish().map_err(|e| e.in_hdu(index))?;
         let kind = hdu::kind_of(&header, index).map_err(|e| e.in_hdu(index))?;
         let data_len = hdu::data_len(&header, &kind).map_err(|e| e.in_hdu(index))?;
@@ -282,11 +247,7 @@ impl IndexDecoder {
                 message: "SIMPLE = F: the file says it does not conform".into(),
             });
         }
-        let layout = HduLayout {
-            header_start: self.header_start,
-            data_start: self.pos,
-            data_len,
-        };
+        let layout = HduLayout { header_start: self.header_start, data_start: self.pos, data_len };
         let available = self.file_len.saturating_sub(layout.data_start);
         if layout.data_len > available {
             warnings.push(Warning {
@@ -305,13 +266,7 @@ impl IndexDecoder {
             });
         }
         self.pos = layout.end();
-        self.hdus.push(HduEntry {
-            index,
-            header,
-            kind,
-            layout,
-            warnings,
-        });
+        self.hdus.push(HduEntry { index, header, kind, layout, warnings });
         if self.pos >= self.file_len {
             self.done = true;
         }
@@ -324,10 +279,7 @@ impl IndexDecoder {
         let mut out: Option<Vec<u8>> = None;
         let mut next = pos;
         loop {
-            let (o, b) = self
-                .chunks
-                .iter()
-                .find(|(o, b)| *o <= next && next < o + b.len() as u64)?;
+            let (o, b) = self.chunks.iter().find(|(o, b)| *o <= next && next < o + b.len() as u64)?;
             let from = (next - o) as usize;
             let avail = b.len() - from;
             if out.is_none() && avail >= len {
@@ -346,31 +298,29 @@ impl IndexDecoder {
     /// The range to ask for when the block at `pos` is missing.
     fn missing_range(&self) -> Range<u64> {
         let mut have = self.pos;
-        while let Some((o, b)) = self
-            .chunks
-            .iter()
-            .find(|(o, b)| *o <= have && have < o + b.len() as u64)
-        {
+        while let Some((o, b)) = self.chunks.iter().find(|(o, b)| *o <= have && have < o + b.len() as u64) {
             have = o + b.len() as u64;
         }
-        let end = (self.pos + self.read_len)
-            .max(have + BLOCK_LEN as u64)
-            .min(self.file_len);
+        let end = (self.pos + self.read_len).max(have + BLOCK_LEN as u64).min(self.file_len);
         have..end
+    }
+
+    /// The HDUs found so far (complete ones only).
+    pub fn found(&self) -> &[HduEntry] {
+        &self.hdus
+    }
+
+    /// The HDUs found so far, without decoding the rest (for readers that stop early).
+    pub fn finish_partial(self) -> FileIndex {
+        FileIndex { hdus: self.hdus, file_len: self.file_len, warnings: self.warnings }
     }
 
     /// The HDU list; an error if decoding is not finished.
     pub fn finish(self) -> Result<FileIndex> {
         if !self.done {
-            return Err(Error::Usage(
-                "finish called before step returned Done".into(),
-            ));
+            return Err(Error::Usage("finish called before step returned Done".into()));
         }
-        Ok(FileIndex {
-            hdus: self.hdus,
-            file_len: self.file_len,
-            warnings: self.warnings,
-        })
+        Ok(FileIndex { hdus: self.hdus, file_len: self.file_len, warnings: self.warnings })
     }
 
     /// Decodes the index of a file held in memory.
@@ -407,14 +357,7 @@ mod tests {
     }
 
     fn two_hdus() -> Vec<u8> {
-        let mut f = hdu_bytes(
-            &[
-                ("SIMPLE", true.into()),
-                ("BITPIX", 8i64.into()),
-                ("NAXIS", 0i64.into()),
-            ],
-            0,
-        );
+        let mut f = hdu_bytes(&[("SIMPLE", true.into()), ("BITPIX", 8i64.into()), ("NAXIS", 0i64.into())], 0);
         f.extend(hdu_bytes(
             &[
                 ("XTENSION", "IMAGE".into()),
@@ -436,22 +379,11 @@ mod tests {
         let f = two_hdus();
         let idx = IndexDecoder::decode_all(&f).unwrap();
         assert_eq!(idx.hdus.len(), 2);
-        assert_eq!(
-            idx.hdus[1].layout,
-            HduLayout {
-                header_start: 2880,
-                data_start: 5760,
-                data_len: 10000
-            }
-        );
+        assert_eq!(idx.hdus[1].layout, HduLayout { header_start: 2880, data_start: 5760, data_len: 10000 });
         assert_eq!(idx.hdus[1].layout.data_span(), 11520);
         assert_eq!(idx.hdus[1].name(), "SCI");
         assert_eq!(idx.hdus[0].name(), "PRIMARY");
-        assert!(
-            idx.hdus.iter().all(|h| h.warnings.is_empty()),
-            "{:?}",
-            idx.hdus
-        );
+        assert!(idx.hdus.iter().all(|h| h.warnings.is_empty()), "{:?}", idx.hdus);
     }
 
     #[test]
@@ -484,11 +416,7 @@ mod tests {
         while let Step::Need(ranges) = d.step().unwrap() {
             for r in ranges {
                 requests.push(r.clone());
-                d.push(
-                    r.start,
-                    Bytes::copy_from_slice(&f[r.start as usize..r.end as usize]),
-                )
-                .unwrap();
+                d.push(r.start, Bytes::copy_from_slice(&f[r.start as usize..r.end as usize])).unwrap();
             }
         }
         let idx = d.finish().unwrap();
@@ -501,30 +429,17 @@ mod tests {
     #[test]
     fn broken_files_name_their_defect() {
         assert!(matches!(IndexDecoder::decode_all(&[]), Err(Error::Empty)));
-        let e = IndexDecoder::decode_all(&[b'x'; 5760])
-            .unwrap_err()
-            .to_string();
+        let e = IndexDecoder::decode_all(&[b'x'; 5760]).unwrap_err().to_string();
         assert!(e.contains("not a FITS file") && e.contains("SIMPLE"), "{e}");
         let f = two_hdus();
-        let e = IndexDecoder::decode_all(&f[..2880 + 1000])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with("HDU 1:") && e.contains("ends at byte 3880"),
-            "{e}"
-        );
-        let e = IndexDecoder::decode_all(&f[..5760 - 80])
-            .unwrap_err()
-            .to_string();
+        let e = IndexDecoder::decode_all(&f[..2880 + 1000]).unwrap_err().to_string();
+        assert!(e.starts_with("HDU 1:") && e.contains("ends at byte 3880"), "{e}");
+        let e = IndexDecoder::decode_all(&f[..5760 - 80]).unwrap_err().to_string();
         assert!(e.starts_with("HDU 1:") && e.contains("END"), "{e}");
         let mut junk = f[..2880].to_vec();
         junk.extend([b'z'; 100]);
         let idx = IndexDecoder::decode_all(&junk).unwrap();
-        assert!(
-            idx.warnings[0].message.contains("100 trailing bytes"),
-            "{:?}",
-            idx.warnings
-        );
+        assert!(idx.warnings[0].message.contains("100 trailing bytes"), "{:?}", idx.warnings);
         let mut no_end = f[..2880].to_vec();
         no_end[..2880].copy_from_slice(&[b' '; 2880]);
         no_end[..30].copy_from_slice(b"SIMPLE  =                    T");
@@ -537,12 +452,25 @@ mod tests {
         let mut f = two_hdus();
         f.extend(hdu_bytes(
             &[
-                ("XTENSION", "FOREIGN".into()), ("BITPIX", 8i64.into()), ("NAXIS", 1i64.into()),
-                ("NAXIS1", 100i64.into()), ("PCOUNT", 3000i64.into()), ("GCOUNT", 2i64.into()),
+                ("XTENSION", "FOREIGN".into()),
+                ("BITPIX", 8i64.into()),
+                ("NAXIS", 1i64.into()),
+                ("NAXIS1", 100i64.into()),
+                ("PCOUNT", 3000i64.into()),
+                ("GCOUNT", 2i64.into()),
             ],
             2 * (100 + 3000),
         ));
-        f.extend(hdu_bytes(&[("XTENSION", "IMAGE".into()), ("BITPIX", 8i64.into()), ("NAXIS", 0i64.into()), ("PCOUNT", 0i64.into()), ("GCOUNT", 1i64.into())], 0));
+        f.extend(hdu_bytes(
+            &[
+                ("XTENSION", "IMAGE".into()),
+                ("BITPIX", 8i64.into()),
+                ("NAXIS", 0i64.into()),
+                ("PCOUNT", 0i64.into()),
+                ("GCOUNT", 1i64.into()),
+            ],
+            0,
+        ));
         let idx = IndexDecoder::decode_all(&f).unwrap();
         assert_eq!(idx.hdus.len(), 4);
         assert_eq!(idx.hdus[2].kind, HduKind::Unknown("FOREIGN".into()));
@@ -556,19 +484,11 @@ mod tests {
         let cut = &f[..5760 + 4000];
         let idx = IndexDecoder::decode_all(cut).unwrap();
         let w = &idx.hdus[1].warnings;
-        assert!(
-            w.iter()
-                .any(|w| w.message.contains("10000") && w.message.contains("4000")),
-            "{w:?}"
-        );
+        assert!(w.iter().any(|w| w.message.contains("10000") && w.message.contains("4000")), "{w:?}");
         let mut padded = f.clone();
         padded.extend([0u8; 2880]);
         let idx = IndexDecoder::decode_all(&padded).unwrap();
         assert_eq!(idx.hdus.len(), 2);
-        assert!(
-            idx.warnings[0].message.contains("zero bytes"),
-            "{:?}",
-            idx.warnings
-        );
+        assert!(idx.warnings[0].message.contains("zero bytes"), "{:?}", idx.warnings);
     }
 }

@@ -34,8 +34,7 @@ pub use card::{CARD_LEN, Card};
 pub use element::{Bitpix, Conversion, DType, Element, Scaling, decode_in_place, decode_into};
 pub use error::{Error, Result, Warning};
 pub use hdu::{
-    GroupsInfo, HduKind, HduLayout, ImageInfo, axes, axes_with_prefix, bitpix, data_len, kind_of,
-    padded, scaling,
+    GroupsInfo, HduKind, HduLayout, ImageInfo, axes, axes_with_prefix, bitpix, data_len, kind_of, padded, scaling,
 };
 pub use header::{BLOCK_LEN, Header, HeaderParser, MAX_HEADER_BYTES};
 pub use index::{DEFAULT_HEADER_READ, FileIndex, HduEntry, IndexDecoder, Step};

@@ -162,11 +162,7 @@ pub fn format_float(x: f64) -> Option<String> {
     let s = format!("{x:?}");
     Some(match s.split_once('e') {
         Some((mantissa, exponent)) => {
-            let mantissa = if mantissa.contains('.') {
-                mantissa.to_string()
-            } else {
-                format!("{mantissa}.0")
-            };
+            let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
             format!("{mantissa}E{exponent}")
         }
         None if s.contains('.') => s,
@@ -199,11 +195,7 @@ pub(crate) fn parse_value_field(field: &str) -> ParsedField {
         Value::Invalid(t) => Some(format!("cannot parse value {t:?}")),
         _ => None,
     };
-    ParsedField {
-        value,
-        comment,
-        defect,
-    }
+    ParsedField { value, comment, defect }
 }
 
 fn clean_comment(text: &str) -> String {
@@ -230,31 +222,15 @@ fn parse_string_field(after_quote: &str) -> ParsedField {
     }
     let value = Value::String(out.trim_end().to_string());
     let Some(end) = end else {
-        return ParsedField {
-            value,
-            comment: None,
-            defect: Some("string value has no closing quote".into()),
-        };
+        return ParsedField { value, comment: None, defect: Some("string value has no closing quote".into()) };
     };
     let rest = after_quote[end..].trim_start();
     if rest.is_empty() {
-        ParsedField {
-            value,
-            comment: None,
-            defect: None,
-        }
+        ParsedField { value, comment: None, defect: None }
     } else if let Some(comment) = rest.strip_prefix('/') {
-        ParsedField {
-            value,
-            comment: Some(clean_comment(comment)),
-            defect: None,
-        }
+        ParsedField { value, comment: Some(clean_comment(comment)), defect: None }
     } else {
-        ParsedField {
-            value,
-            comment: None,
-            defect: Some(format!("text {:?} after the string value", rest.trim_end())),
-        }
+        ParsedField { value, comment: None, defect: Some(format!("text {:?} after the string value", rest.trim_end())) }
     }
 }
 
@@ -294,11 +270,7 @@ fn is_integer(text: &str) -> bool {
 }
 
 fn parse_number(text: &str) -> Option<f64> {
-    if is_integer(text) {
-        text.parse::<f64>().ok()
-    } else {
-        parse_float(text)
-    }
+    if is_integer(text) { text.parse::<f64>().ok() } else { parse_float(text) }
 }
 
 /// Parses a FITS floating-point literal: digits, one decimal point, optional
@@ -326,10 +298,7 @@ pub(crate) fn parse_float(text: &str) -> Option<f64> {
             return None;
         }
     }
-    let normalized: String = text
-        .chars()
-        .map(|c| if matches!(c, 'D' | 'd') { 'E' } else { c })
-        .collect();
+    let normalized: String = text.chars().map(|c| if matches!(c, 'D' | 'd') { 'E' } else { c }).collect();
     normalized.parse::<f64>().ok()
 }
 
@@ -343,10 +312,7 @@ mod tests {
         assert_eq!(parse_scalar("F"), Value::Logical(false));
         assert_eq!(parse_scalar("-42"), Value::Integer(-42));
         assert_eq!(parse_scalar("+7"), Value::Integer(7));
-        assert_eq!(
-            parse_scalar("9223372036854775808"),
-            Value::BigInteger("9223372036854775808".into())
-        );
+        assert_eq!(parse_scalar("9223372036854775808"), Value::BigInteger("9223372036854775808".into()));
         assert_eq!(parse_scalar("1.5E3"), Value::Float(1500.0));
         assert_eq!(parse_scalar("1.5D-3"), Value::Float(0.0015));
         assert_eq!(parse_scalar("-.5"), Value::Float(-0.5));
@@ -384,17 +350,7 @@ mod tests {
 
     #[test]
     fn float_formatting_round_trips() {
-        for x in [
-            0.0,
-            1.0,
-            -2.5,
-            1e-7,
-            6.02214076e23,
-            0.1,
-            123456.789,
-            f64::MAX,
-            f64::MIN_POSITIVE,
-        ] {
+        for x in [0.0, 1.0, -2.5, 1e-7, 6.02214076e23, 0.1, 123456.789, f64::MAX, f64::MIN_POSITIVE] {
             let s = format_float(x).unwrap();
             assert!(s.contains('.'), "{s}");
             assert!(!s.contains('e'), "{s}");

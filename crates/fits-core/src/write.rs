@@ -27,18 +27,14 @@ pub fn is_structural(keyword: &str) -> bool {
     ) {
         return true;
     }
-    let indexed = |prefix: &str| {
-        k.strip_prefix(prefix)
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    };
+    let indexed =
+        |prefix: &str| k.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     if indexed("NAXIS") {
         return true;
     }
     // Table column descriptions and the tile-compression keywords describe the stored table, not an image.
-    const TABLE: [&str; 11] = [
-        "TTYPE", "TFORM", "TUNIT", "TDIM", "TSCAL", "TZERO", "TNULL", "TDISP", "TBCOL", "TDMIN",
-        "TDMAX",
-    ];
+    const TABLE: [&str; 11] =
+        ["TTYPE", "TFORM", "TUNIT", "TDIM", "TSCAL", "TZERO", "TNULL", "TDISP", "TBCOL", "TDMIN", "TDMAX"];
     if TABLE.iter().any(|p| indexed(p)) {
         return true;
     }
@@ -63,9 +59,7 @@ pub fn is_structural(keyword: &str) -> bool {
                 | "ZBLANK"
                 | "ZSCALE"
                 | "ZZERO"
-        ) || ["ZNAXIS", "ZTILE", "ZNAME", "ZVAL"]
-            .iter()
-            .any(|p| indexed(p)))
+        ) || ["ZNAXIS", "ZTILE", "ZNAME", "ZVAL"].iter().any(|p| indexed(p)))
 }
 
 /// The mandatory header of an image of `dtype` with `shape` in numpy order
@@ -81,10 +75,7 @@ pub fn image_header(dtype: DType, shape: &[usize], primary: bool) -> Header {
     h.push(Card::new("BITPIX", bitpix.value()).with_comment(format!("{dtype} data")));
     h.push(Card::new("NAXIS", shape.len()).with_comment("number of data axes"));
     for (i, n) in shape.iter().rev().enumerate() {
-        h.push(
-            Card::new(&format!("NAXIS{}", i + 1), *n)
-                .with_comment(format!("length of data axis {}", i + 1)),
-        );
+        h.push(Card::new(&format!("NAXIS{}", i + 1), *n).with_comment(format!("length of data axis {}", i + 1)));
     }
     if primary {
         h.push(Card::new("EXTEND", true).with_comment("FITS dataset may contain extensions"));
@@ -110,9 +101,7 @@ mod tests {
 
     #[test]
     fn structural_keywords() {
-        for k in [
-            "NAXIS", "NAXIS12", "BZERO", "CHECKSUM", "TFORM3", "ZTILE1", "ZIMAGE",
-        ] {
+        for k in ["NAXIS", "NAXIS12", "BZERO", "CHECKSUM", "TFORM3", "ZTILE1", "ZIMAGE"] {
             assert!(is_structural(k), "{k}");
         }
         for k in ["NAXISX", "OBJECT", "CRPIX1", "TFORMAT", "ZENITH", "EXTNAME"] {
@@ -133,11 +122,7 @@ mod tests {
                 b
             })
             .unwrap();
-            assert!(
-                idx.hdus[0].warnings.is_empty(),
-                "{:?}",
-                idx.hdus[0].warnings
-            );
+            assert!(idx.hdus[0].warnings.is_empty(), "{:?}", idx.hdus[0].warnings);
         }
     }
 }

@@ -22,8 +22,7 @@ fn astropy_kind(class: &str) -> HduKind {
 
 #[test]
 fn layouts_match_astropy() {
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(corpus().join("manifest.json")).unwrap()).unwrap();
+    let manifest: Value = serde_json::from_slice(&std::fs::read(corpus().join("manifest.json")).unwrap()).unwrap();
     let mut checked = 0;
     for file in manifest["files"].as_array().unwrap() {
         let name = file["file"].as_str().unwrap();
@@ -36,26 +35,10 @@ fn layouts_match_astropy() {
         assert_eq!(index.hdus.len(), expected.len(), "{name}: HDU count");
         for (hdu, exp) in index.hdus.iter().zip(expected) {
             let what = format!("{name} HDU {}", hdu.index);
-            assert_eq!(
-                hdu.kind,
-                astropy_kind(exp["class"].as_str().unwrap()),
-                "{what}"
-            );
-            assert_eq!(
-                hdu.layout.header_start,
-                exp["header_start"].as_u64().unwrap(),
-                "{what} header_start"
-            );
-            assert_eq!(
-                hdu.layout.data_start,
-                exp["data_start"].as_u64().unwrap(),
-                "{what} data_start"
-            );
-            assert_eq!(
-                hdu.layout.data_span(),
-                exp["data_span"].as_u64().unwrap(),
-                "{what} data_span"
-            );
+            assert_eq!(hdu.kind, astropy_kind(exp["class"].as_str().unwrap()), "{what}");
+            assert_eq!(hdu.layout.header_start, exp["header_start"].as_u64().unwrap(), "{what} header_start");
+            assert_eq!(hdu.layout.data_start, exp["data_start"].as_u64().unwrap(), "{what} data_start");
+            assert_eq!(hdu.layout.data_span(), exp["data_span"].as_u64().unwrap(), "{what} data_span");
             assert_eq!(hdu.name(), exp["name"].as_str().unwrap(), "{what} name");
             assert_eq!(hdu.version(), exp["ver"].as_i64().unwrap(), "{what} EXTVER");
             checked += 1;
@@ -76,12 +59,7 @@ fn headers_round_trip_byte_for_byte() {
         for hdu in &index.hdus {
             let original = &bytes[hdu.layout.header_start as usize..hdu.layout.data_start as usize];
             let written = hdu.header.to_bytes().unwrap();
-            assert!(
-                written == original,
-                "{} HDU {}: header does not round-trip",
-                path.display(),
-                hdu.index
-            );
+            assert!(written == original, "{} HDU {}: header does not round-trip", path.display(), hdu.index);
         }
     }
 }

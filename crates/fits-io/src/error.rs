@@ -90,7 +90,9 @@ pub enum Error {
     },
 
     /// The server does not honour range requests and the object is too large to take whole.
-    #[error("{location}: the server ignores range requests and the object has {size} bytes (whole downloads are accepted up to {limit} bytes)")]
+    #[error(
+        "{location}: the server ignores range requests and the object has {size} bytes (whole downloads are accepted up to {limit} bytes)"
+    )]
     RangeNotSupported {
         /// URL.
         location: String,
@@ -151,19 +153,9 @@ impl Error {
     /// Maps an `std::io::Error` for `location`, keeping NotFound and PermissionDenied distinct.
     pub fn from_io(driver: &'static str, location: &str, source: std::io::Error) -> Error {
         match source.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound {
-                driver,
-                location: location.to_string(),
-            },
-            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
-                driver,
-                location: location.to_string(),
-            },
-            _ => Error::Io {
-                driver,
-                location: location.to_string(),
-                source,
-            },
+            std::io::ErrorKind::NotFound => Error::NotFound { driver, location: location.to_string() },
+            std::io::ErrorKind::PermissionDenied => Error::PermissionDenied { driver, location: location.to_string() },
+            _ => Error::Io { driver, location: location.to_string(), source },
         }
     }
 }

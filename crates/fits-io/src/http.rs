@@ -16,13 +16,13 @@
 use crate::plan::{ReadOptions, assemble, plan_requests};
 use crate::retry::{RetryConfig, noise, parse_retry_after};
 use crate::{Error, ObjectInfo, ObserverSlot, RequestObserver, Result, StorageDriver};
-use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -73,13 +73,17 @@ impl HttpDriver {
             .user_agent(concat!("fits-rs/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
             .build()
-            .map_err(|e| Error::Config { location: url.to_string(), reason: format!("cannot build an HTTP client: {e}") })?;
+            .map_err(|e| Error::Config {
+                location: url.to_string(),
+                reason: format!("cannot build an HTTP client: {e}"),
+            })?;
         HttpDriver::with_client(url, client)
     }
 
     /// A driver for `url` using `client`.
     pub fn with_client(url: &str, client: reqwest::Client) -> Result<HttpDriver> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| Error::Config { location: url.to_string(), reason: format!("invalid URL: {e}") })?;
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| Error::Config { location: url.to_string(), reason: format!("invalid URL: {e}") })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(Error::Config { location: url.to_string(), reason: "not an http(s) URL".into() });
         }
@@ -146,7 +150,12 @@ impl HttpDriver {
         } else {
             "request failed"
         };
-        Error::Network { driver: "http", location: self.location.clone(), detail: format!("{what}: {kind}"), source: Some(Box::new(e)) }
+        Error::Network {
+            driver: "http",
+            location: self.location.clone(),
+            detail: format!("{what}: {kind}"),
+            source: Some(Box::new(e)),
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retry policy gives up.
@@ -164,7 +173,11 @@ impl HttpDriver {
                 Attempt::Retry(e, retry_after) => {
                     let wait = self.retry.backoff(tries, retry_after, noise());
                     if tries >= self.retry.max_retries || started.elapsed() + wait > self.retry.retry_timeout {
-                        return Err(Error::GaveUp { location: self.location.clone(), attempts: tries + 1, source: Box::new(e) });
+                        return Err(Error::GaveUp {
+                            location: self.location.clone(),
+                            attempts: tries + 1,
+                            source: Box::new(e),
+                        });
                     }
                     tokio::time::sleep(wait).await;
                     tries += 1;
@@ -186,12 +199,18 @@ impl HttpDriver {
             Some(info) => {
                 if let (Some(pinned), Some(now)) = (&info.etag, &etag) {
                     if pinned != now {
-                        return Err(Error::FileChanged { location: self.location.clone(), detail: format!("ETag {pinned} became {now}") });
+                        return Err(Error::FileChanged {
+                            location: self.location.clone(),
+                            detail: format!("ETag {pinned} became {now}"),
+                        });
                     }
                 }
                 if let Some(t) = total {
                     if t != info.size {
-                        return Err(Error::FileChanged { location: self.location.clone(), detail: format!("size {} became {t}", info.size) });
+                        return Err(Error::FileChanged {
+                            location: self.location.clone(),
+                            detail: format!("size {} became {t}", info.size),
+                        });
                     }
                 }
                 if info.etag.is_none() {
@@ -206,7 +225,11 @@ impl HttpDriver {
     async fn take_whole(&self, resp: reqwest::Response) -> Attempt<Bytes> {
         let announced = resp.content_length();
         if announced.is_some_and(|n| n > self.max_whole) {
-            return Attempt::Fatal(Error::RangeNotSupported { location: self.location.clone(), size: announced.unwrap_or(0), limit: self.max_whole });
+            return Attempt::Fatal(Error::RangeNotSupported {
+                location: self.location.clone(),
+                size: announced.unwrap_or(0),
+                limit: self.max_whole,
+            });
         }
         if let Err(e) = self.check_identity(resp.headers(), None) {
             return Attempt::Fatal(e);
@@ -218,20 +241,30 @@ impl HttpDriver {
                 Ok(c) => {
                     body.extend_from_slice(&c);
                     if body.len() as u64 > self.max_whole {
-                        return Attempt::Fatal(Error::RangeNotSupported { location: self.location.clone(), size: body.len() as u64, limit: self.max_whole });
+                        return Attempt::Fatal(Error::RangeNotSupported {
+                            location: self.location.clone(),
+                            size: body.len() as u64,
+                            limit: self.max_whole,
+                        });
                     }
                 }
                 Err(e) => return Attempt::Retry(self.network(e, "reading the whole object"), None),
             }
         }
         if announced.is_some_and(|n| n != body.len() as u64) {
-            return Attempt::Retry(self.invalid(format!("body of {} bytes where {:?} were announced", body.len(), announced)), None);
+            return Attempt::Retry(
+                self.invalid(format!("body of {} bytes where {:?} were announced", body.len(), announced)),
+                None,
+            );
         }
         let whole = Bytes::from(body);
         let mut state = self.state();
         match &state.info {
             Some(info) if info.size != whole.len() as u64 => {
-                return Attempt::Fatal(Error::FileChanged { location: self.location.clone(), detail: format!("size {} became {}", info.size, whole.len()) });
+                return Attempt::Fatal(Error::FileChanged {
+                    location: self.location.clone(),
+                    detail: format!("size {} became {}", info.size, whole.len()),
+                });
             }
             Some(_) => {}
             None => state.info = Some(ObjectInfo { size: whole.len() as u64, etag: None, last_modified: None }),
@@ -246,7 +279,10 @@ impl HttpDriver {
         match status.as_u16() {
             401 | 403 => Attempt::Fatal(Error::PermissionDenied { driver: "http", location: self.location.clone() }),
             404 | 410 => Attempt::Fatal(Error::NotFound { driver: "http", location: self.location.clone() }),
-            412 => Attempt::Fatal(Error::FileChanged { location: self.location.clone(), detail: "If-Match failed (412)".into() }),
+            412 => Attempt::Fatal(Error::FileChanged {
+                location: self.location.clone(),
+                detail: "If-Match failed (412)".into(),
+            }),
             408 | 429 | 500..=599 => Attempt::Retry(self.err_http(status, "server busy or failing"), retry_after),
             _ => Attempt::Fatal(self.err_http(status, "unexpected status")),
         }
@@ -272,7 +308,12 @@ impl HttpDriver {
 
     /// One attempt at `range`; `head` accepts a shorter answer that ends at the object's end.
     /// `seen` receives the status and, when the body was not the range itself, the body's length.
-    async fn attempt_range(&self, range: Range<u64>, head: bool, seen: &mut (Option<u16>, Option<u64>)) -> Attempt<Bytes> {
+    async fn attempt_range(
+        &self,
+        range: Range<u64>,
+        head: bool,
+        seen: &mut (Option<u16>, Option<u64>),
+    ) -> Attempt<Bytes> {
         let resp = match self.request(&format!("bytes={}-{}", range.start, range.end - 1)).send().await {
             Ok(r) => r,
             Err(e) => return Attempt::Retry(self.network(e, "sending the request"), None),
@@ -287,15 +328,28 @@ impl HttpDriver {
                     seen.1 = Some(whole.len() as u64);
                 }
                 return match taken {
-                    Attempt::Done(whole) if range.end <= whole.len() as u64 => Attempt::Done(whole.slice(range.start as usize..range.end as usize)),
-                    Attempt::Done(whole) if head => Attempt::Done(whole.slice(range.start.min(whole.len() as u64) as usize..)),
-                    Attempt::Done(whole) => Attempt::Fatal(Error::OutOfRange { location: self.location.clone(), range, size: whole.len() as u64 }),
+                    Attempt::Done(whole) if range.end <= whole.len() as u64 => {
+                        Attempt::Done(whole.slice(range.start as usize..range.end as usize))
+                    }
+                    Attempt::Done(whole) if head => {
+                        Attempt::Done(whole.slice(range.start.min(whole.len() as u64) as usize..))
+                    }
+                    Attempt::Done(whole) => Attempt::Fatal(Error::OutOfRange {
+                        location: self.location.clone(),
+                        range,
+                        size: whole.len() as u64,
+                    }),
                     Attempt::Retry(e, r) => Attempt::Retry(e, r),
                     Attempt::Fatal(e) => Attempt::Fatal(e),
                 };
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
-                let total = resp.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("bytes */")).and_then(|n| n.trim().parse::<u64>().ok());
+                let total = resp
+                    .headers()
+                    .get(header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes */"))
+                    .and_then(|n| n.trim().parse::<u64>().ok());
                 return match total {
                     Some(size) if head => {
                         if let Err(e) = self.check_identity(resp.headers(), Some(size)) {
@@ -309,13 +363,18 @@ impl HttpDriver {
             }
             other => return self.status_error(other, resp.headers()),
         }
-        let Some((got, total)) = resp.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(parse_content_range) else {
+        let Some((got, total)) =
+            resp.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(parse_content_range)
+        else {
             return Attempt::Retry(self.invalid("206 without a valid Content-Range".into()), None);
         };
         let expected_end = if head { range.end.min(total.unwrap_or(range.end)) } else { range.end };
         if got.start != range.start || got.end != expected_end {
             return Attempt::Retry(
-                self.invalid(format!("asked for bytes {}..{}, Content-Range says {}..{}", range.start, range.end, got.start, got.end)),
+                self.invalid(format!(
+                    "asked for bytes {}..{}, Content-Range says {}..{}",
+                    range.start, range.end, got.start, got.end
+                )),
                 None,
             );
         }
@@ -327,7 +386,10 @@ impl HttpDriver {
             Err(e) => return Attempt::Retry(self.network(e, "reading the body"), None),
         };
         if body.len() as u64 != got.end - got.start {
-            return Attempt::Retry(self.invalid(format!("body of {} bytes for a range of {}", body.len(), got.end - got.start)), None);
+            return Attempt::Retry(
+                self.invalid(format!("body of {} bytes for a range of {}", body.len(), got.end - got.start)),
+                None,
+            );
         }
         Attempt::Done(body)
     }
@@ -363,7 +425,11 @@ impl HttpDriver {
                         self.state().multi_unsupported = true;
                         match ranges.iter().map(|r| slice_checked(&whole, r)).collect::<Option<Vec<_>>>() {
                             Some(parts) => Attempt::Done(Some(parts)),
-                            None => Attempt::Fatal(Error::OutOfRange { location: self.location.clone(), range: ranges[0].clone(), size: whole.len() as u64 }),
+                            None => Attempt::Fatal(Error::OutOfRange {
+                                location: self.location.clone(),
+                                range: ranges[0].clone(),
+                                size: whole.len() as u64,
+                            }),
                         }
                     }
                     Attempt::Retry(e, r) => Attempt::Retry(e, r),
@@ -376,8 +442,10 @@ impl HttpDriver {
             }
             other => return self.status_error(other, resp.headers()),
         }
-        let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let single = resp.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(parse_content_range);
+        let content_type =
+            resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let single =
+            resp.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(parse_content_range);
         let headers = resp.headers().clone();
         let body = match resp.bytes().await {
             Ok(b) => b,
@@ -392,11 +460,17 @@ impl HttpDriver {
         } else if let Some((r, total)) = single {
             // The server merged the ranges into one.
             if body.len() as u64 != r.end - r.start {
-                return Attempt::Retry(self.invalid(format!("body of {} bytes for a range of {}", body.len(), r.end - r.start)), None);
+                return Attempt::Retry(
+                    self.invalid(format!("body of {} bytes for a range of {}", body.len(), r.end - r.start)),
+                    None,
+                );
             }
             vec![(r, total, body)]
         } else {
-            return Attempt::Retry(self.invalid("206 to a multi-range request without multipart body or Content-Range".into()), None);
+            return Attempt::Retry(
+                self.invalid("206 to a multi-range request without multipart body or Content-Range".into()),
+                None,
+            );
         };
         let total = parts.iter().find_map(|p| p.1);
         if let Err(e) = self.check_identity(&headers, total) {
@@ -405,7 +479,10 @@ impl HttpDriver {
         let mut out = Vec::with_capacity(ranges.len());
         for r in ranges {
             let Some((pr, _, data)) = parts.iter().find(|(pr, _, _)| pr.start <= r.start && r.end <= pr.end) else {
-                return Attempt::Retry(self.invalid(format!("multi-range answer lacks bytes {}..{}", r.start, r.end)), None);
+                return Attempt::Retry(
+                    self.invalid(format!("multi-range answer lacks bytes {}..{}", r.start, r.end)),
+                    None,
+                );
             };
             out.push(data.slice((r.start - pr.start) as usize..(r.end - pr.start) as usize));
         }
@@ -424,8 +501,11 @@ impl HttpDriver {
         }
         // One range per request: plan again with the ordinary gap, which merges more.
         let requests = plan_requests(&ranges, &self.options);
-        let fetched: Vec<Bytes> =
-            futures::stream::iter(requests.iter().cloned()).map(|r| self.fetch(r)).buffered(self.options.concurrency.max(1)).try_collect().await?;
+        let fetched: Vec<Bytes> = futures::stream::iter(requests.iter().cloned())
+            .map(|r| self.fetch(r))
+            .buffered(self.options.concurrency.max(1))
+            .try_collect()
+            .await?;
         Ok(assemble(&ranges, &requests, &fetched))
     }
 }
@@ -462,9 +542,13 @@ fn multipart_boundary(content_type: &str) -> Option<String> {
 }
 
 /// Splits a `multipart/byteranges` body into (range, total, bytes) parts, zero-copy.
-pub(crate) fn parse_multipart(body: &Bytes, boundary: &str) -> std::result::Result<Vec<(Range<u64>, Option<u64>, Bytes)>, String> {
+pub(crate) fn parse_multipart(
+    body: &Bytes,
+    boundary: &str,
+) -> std::result::Result<Vec<(Range<u64>, Option<u64>, Bytes)>, String> {
     let delim = format!("--{boundary}");
-    let find = |from: usize, needle: &[u8]| body[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from);
+    let find =
+        |from: usize, needle: &[u8]| body[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from);
     let mut parts = Vec::new();
     let mut pos = find(0, delim.as_bytes()).ok_or("multipart body without its boundary")?;
     loop {
@@ -476,11 +560,18 @@ pub(crate) fn parse_multipart(body: &Bytes, boundary: &str) -> std::result::Resu
         let head = std::str::from_utf8(&body[pos..headers_end]).map_err(|_| "multipart part headers are not text")?;
         let cr = head
             .lines()
-            .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-range")).map(|(_, v)| v.trim().to_string()))
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-range"))
+                    .map(|(_, v)| v.trim().to_string())
+            })
             .ok_or("multipart part without Content-Range")?;
         let (range, total) = parse_content_range(&cr).ok_or_else(|| format!("bad part Content-Range {cr:?}"))?;
         let start = headers_end + 4;
-        let end = start.checked_add((range.end - range.start) as usize).filter(|&e| e <= body.len()).ok_or("multipart part shorter than its Content-Range")?;
+        let end = start
+            .checked_add((range.end - range.start) as usize)
+            .filter(|&e| e <= body.len())
+            .ok_or("multipart part shorter than its Content-Range")?;
         parts.push((range, total, body.slice(start..end)));
         pos = find(end, delim.as_bytes()).ok_or("multipart body ends without its closing boundary")?;
     }
@@ -505,7 +596,8 @@ impl StorageDriver for HttpDriver {
 
     async fn read_head(&self, len: u64) -> Result<(ObjectInfo, Bytes)> {
         let bytes = self.with_retries(|| self.try_range(0..len.max(1), true)).await?;
-        let info = self.state().info.clone().ok_or_else(|| self.invalid("no object size in the first response".into()))?;
+        let info =
+            self.state().info.clone().ok_or_else(|| self.invalid("no object size in the first response".into()))?;
         let bytes = bytes.slice(..(len.min(bytes.len() as u64)) as usize);
         Ok((info, bytes))
     }
@@ -515,7 +607,11 @@ impl StorageDriver for HttpDriver {
             return Ok(Bytes::new());
         }
         if let Some(whole) = self.state().whole.clone() {
-            return slice_checked(&whole, &range).ok_or(Error::OutOfRange { location: self.location.clone(), range, size: whole.len() as u64 });
+            return slice_checked(&whole, &range).ok_or(Error::OutOfRange {
+                location: self.location.clone(),
+                range,
+                size: whole.len() as u64,
+            });
         }
         if let Some(info) = &self.state().info {
             crate::check_range(&self.location, &range, info.size)?;
@@ -532,8 +628,10 @@ impl StorageDriver for HttpDriver {
         };
         let requests = plan_requests(ranges, &plan);
         // Small requests travel together in multi-range requests; large ones go alone; all concurrently.
-        let small: Vec<usize> = (0..requests.len()).filter(|&i| use_multi && requests[i].end - requests[i].start <= MULTI_SMALL).collect();
-        let mut jobs: Vec<Vec<usize>> = if small.len() >= 2 { small.chunks(MULTI_MAX_PARTS).map(<[usize]>::to_vec).collect() } else { Vec::new() };
+        let small: Vec<usize> =
+            (0..requests.len()).filter(|&i| use_multi && requests[i].end - requests[i].start <= MULTI_SMALL).collect();
+        let mut jobs: Vec<Vec<usize>> =
+            if small.len() >= 2 { small.chunks(MULTI_MAX_PARTS).map(<[usize]>::to_vec).collect() } else { Vec::new() };
         let grouped: std::collections::HashSet<usize> = jobs.iter().flatten().copied().collect();
         jobs.extend((0..requests.len()).filter(|i| !grouped.contains(i)).map(|i| vec![i]));
         let results: Vec<(Vec<usize>, Vec<Bytes>)> = futures::stream::iter(jobs)
@@ -601,7 +699,15 @@ mod tests {
     fn fits_netsim_like(data: &[u8], ranges: &[Range<u64>], boundary: &str) -> Vec<u8> {
         let mut out = Vec::new();
         for r in ranges {
-            out.extend_from_slice(format!("\r\n--{boundary}\r\nContent-Type: application/fits\r\nContent-Range: bytes {}-{}/{}\r\n\r\n", r.start, r.end - 1, data.len()).as_bytes());
+            out.extend_from_slice(
+                format!(
+                    "\r\n--{boundary}\r\nContent-Type: application/fits\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
+                    r.start,
+                    r.end - 1,
+                    data.len()
+                )
+                .as_bytes(),
+            );
             out.extend_from_slice(&data[r.start as usize..r.end as usize]);
         }
         out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());

@@ -38,12 +38,12 @@ mod retry;
 pub use error::{Error, Result};
 #[cfg(feature = "http")]
 pub use http::HttpDriver;
-pub use retry::RetryConfig;
 pub use local::LocalDriver;
 pub use memory::MemoryDriver;
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 pub use object::{CloudOptions, ObjectDriver};
 pub use plan::ReadOptions;
+pub use retry::RetryConfig;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -207,11 +207,7 @@ impl ObserverSlot {
 /// Checks a range against an object size, as every driver must.
 pub fn check_range(location: &str, range: &Range<u64>, size: u64) -> Result<()> {
     if range.start > range.end || range.end > size {
-        return Err(Error::OutOfRange {
-            location: location.to_string(),
-            range: range.clone(),
-            size,
-        });
+        return Err(Error::OutOfRange { location: location.to_string(), range: range.clone(), size });
     }
     Ok(())
 }
@@ -249,7 +245,10 @@ impl OpenOptions {
 }
 
 fn unsupported(source: &str, feature: &str) -> Error {
-    Error::UnsupportedSource { location: source.to_string(), reason: format!("this build has no driver for it (feature \"{feature}\")") }
+    Error::UnsupportedSource {
+        location: source.to_string(),
+        reason: format!("this build has no driver for it (feature \"{feature}\")"),
+    }
 }
 
 /// Opens a driver for a source: a path, `file://` URL, `http(s)://` URL, `s3://bucket/key`,
@@ -277,7 +276,8 @@ pub async fn open(source: &str, options: &OpenOptions) -> Result<Arc<dyn Storage
     }
     #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
     let cloud = CloudOptions {
-        anonymous: options.anonymous || std::env::var("AWS_SKIP_SIGNATURE").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+        anonymous: options.anonymous
+            || std::env::var("AWS_SKIP_SIGNATURE").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
         retry: options.retry,
         ..CloudOptions::default()
     };
@@ -307,7 +307,10 @@ pub async fn open(source: &str, options: &OpenOptions) -> Result<Arc<dyn Storage
         return Err(unsupported(source, "azure"));
     }
     if let Some((scheme, _)) = source.split_once("://") {
-        return Err(Error::UnsupportedSource { location: source.to_string(), reason: format!("unknown scheme {scheme:?}") });
+        return Err(Error::UnsupportedSource {
+            location: source.to_string(),
+            reason: format!("unknown scheme {scheme:?}"),
+        });
     }
     Ok(Arc::new(LocalDriver::open(source)?))
 }

@@ -39,9 +39,7 @@ impl LocalDriver {
         let path = path.as_ref().to_path_buf();
         let location = path.display().to_string();
         let file = File::open(&path).map_err(|e| Error::from_io("local", &location, e))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::from_io("local", &location, e))?;
+        let meta = file.metadata().map_err(|e| Error::from_io("local", &location, e))?;
         if meta.is_dir() {
             return Err(Error::Io {
                 driver: "local",
@@ -54,25 +52,14 @@ impl LocalDriver {
             None
         } else {
             // SAFETY: the map is read-only; see the module documentation for truncation by other processes.
-            let map =
-                unsafe { Mmap::map(&file) }.map_err(|e| Error::from_io("local", &location, e))?;
+            let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::from_io("local", &location, e))?;
             Some(Arc::new(map))
         };
         let modified = meta.modified().ok();
         let etag = modified
             .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|d| format!("{:x}-{:x}", d.as_nanos(), size));
-        Ok(LocalDriver {
-            path,
-            location,
-            file,
-            map,
-            info: ObjectInfo {
-                size,
-                etag,
-                last_modified: modified,
-            },
-        })
+        Ok(LocalDriver { path, location, file, map, info: ObjectInfo { size, etag, last_modified: modified } })
     }
 
     /// The file's path.
@@ -88,11 +75,7 @@ impl LocalDriver {
         if range.start == range.end {
             return Ok(Bytes::new());
         }
-        Ok(Bytes::from_owner(MapSlice {
-            map: map.clone(),
-            start: range.start as usize,
-            end: range.end as usize,
-        }))
+        Ok(Bytes::from_owner(MapSlice { map: map.clone(), start: range.start as usize, end: range.end as usize }))
     }
 }
 
@@ -121,10 +104,7 @@ impl Drop for MapSlice {
             // SAFETY: the map is a read-only shared file mapping; dropping its pages
             // only makes a later access fault them back in from the file, so any other
             // slice over these pages still reads the same bytes.
-            let _ = unsafe {
-                self.map
-                    .unchecked_advise_range(UncheckedAdvice::DontNeed, from, to - from)
-            };
+            let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, from, to - from) };
         }
     }
 }
@@ -172,9 +152,7 @@ impl SyncRead for LocalDriver {
     fn read_into(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let range = offset..offset.saturating_add(buf.len() as u64);
         check_range(&self.location, &range, self.info.size)?;
-        self.file
-            .read_exact_at(buf, offset)
-            .map_err(|e| Error::from_io("local", &self.location, e))
+        self.file.read_exact_at(buf, offset).map_err(|e| Error::from_io("local", &self.location, e))
     }
 }
 
@@ -201,11 +179,7 @@ mod tests {
         assert_eq!(&buf[..], &data[1_000_000..1_001_000]);
         assert!(d.as_sync().unwrap().read_into(2_999_500, &mut buf).is_err());
         assert_eq!(&again[1][..], &data[2_999_990..]);
-        let e = d
-            .read_range(2_999_999..3_000_001)
-            .await
-            .unwrap_err()
-            .to_string();
+        let e = d.read_range(2_999_999..3_000_001).await.unwrap_err().to_string();
         assert!(e.contains("f.bin") && e.contains("3000000 bytes"), "{e}");
     }
 

@@ -15,10 +15,7 @@ pub struct MemoryDriver {
 impl MemoryDriver {
     /// A driver over `data`, called `location` in messages.
     pub fn new(location: impl Into<String>, data: impl Into<Bytes>) -> MemoryDriver {
-        MemoryDriver {
-            location: location.into(),
-            data: data.into(),
-        }
+        MemoryDriver { location: location.into(), data: data.into() }
     }
 
     /// The whole buffer.
@@ -38,11 +35,7 @@ impl StorageDriver for MemoryDriver {
     }
 
     async fn stat(&self) -> Result<ObjectInfo> {
-        Ok(ObjectInfo {
-            size: self.data.len() as u64,
-            etag: None,
-            last_modified: None,
-        })
+        Ok(ObjectInfo { size: self.data.len() as u64, etag: None, last_modified: None })
     }
 
     async fn read_range(&self, range: Range<u64>) -> Result<Bytes> {

@@ -161,9 +161,18 @@ impl ObjectDriver {
         use object_store::Error as E;
         match e {
             E::NotFound { .. } => Error::NotFound { driver: self.name, location: self.location.clone() },
-            E::PermissionDenied { .. } | E::Unauthenticated { .. } => Error::PermissionDenied { driver: self.name, location: self.location.clone() },
-            E::Precondition { .. } => Error::FileChanged { location: self.location.clone(), detail: "If-Match failed (412)".into() },
-            other => Error::Network { driver: self.name, location: self.location.clone(), detail: "request failed".into(), source: Some(Box::new(other)) },
+            E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+                Error::PermissionDenied { driver: self.name, location: self.location.clone() }
+            }
+            E::Precondition { .. } => {
+                Error::FileChanged { location: self.location.clone(), detail: "If-Match failed (412)".into() }
+            }
+            other => Error::Network {
+                driver: self.name,
+                location: self.location.clone(),
+                detail: "request failed".into(),
+                source: Some(Box::new(other)),
+            },
         }
     }
 
@@ -179,11 +188,17 @@ impl ObjectDriver {
             Some(pinned) => {
                 if let (Some(a), Some(b)) = (&pinned.etag, &meta.e_tag) {
                     if a != b {
-                        return Err(Error::FileChanged { location: self.location.clone(), detail: format!("ETag {a} became {b}") });
+                        return Err(Error::FileChanged {
+                            location: self.location.clone(),
+                            detail: format!("ETag {a} became {b}"),
+                        });
                     }
                 }
                 if pinned.size != meta.size {
-                    return Err(Error::FileChanged { location: self.location.clone(), detail: format!("size {} became {}", pinned.size, meta.size) });
+                    return Err(Error::FileChanged {
+                        location: self.location.clone(),
+                        detail: format!("size {} became {}", pinned.size, meta.size),
+                    });
                 }
                 Ok(())
             }
@@ -191,7 +206,11 @@ impl ObjectDriver {
     }
 
     /// One GET (object_store retries inside it), reported to the observer.
-    async fn get(&self, range: Option<Range<u64>>, head: bool) -> Result<(object_store::ObjectMeta, Range<u64>, Bytes)> {
+    async fn get(
+        &self,
+        range: Option<Range<u64>>,
+        head: bool,
+    ) -> Result<(object_store::ObjectMeta, Range<u64>, Bytes)> {
         let started = std::time::Instant::now();
         let result = self.get_unobserved(range.clone(), head).await;
         let (bytes, status) = match &result {
@@ -202,7 +221,11 @@ impl ObjectDriver {
         result
     }
 
-    async fn get_unobserved(&self, range: Option<Range<u64>>, head: bool) -> Result<(object_store::ObjectMeta, Range<u64>, Bytes)> {
+    async fn get_unobserved(
+        &self,
+        range: Option<Range<u64>>,
+        head: bool,
+    ) -> Result<(object_store::ObjectMeta, Range<u64>, Bytes)> {
         let opts = GetOptions {
             range: range.clone().map(GetRange::Bounded),
             if_match: self.pinned().and_then(|i| i.etag),
@@ -233,7 +256,10 @@ impl StorageDriver for ObjectDriver {
             return Ok(i);
         }
         self.get(None, true).await?;
-        self.pinned().ok_or_else(|| Error::InvalidResponse { location: self.location.clone(), detail: "no object metadata".into() })
+        self.pinned().ok_or_else(|| Error::InvalidResponse {
+            location: self.location.clone(),
+            detail: "no object metadata".into(),
+        })
     }
 
     async fn read_head(&self, len: u64) -> Result<(ObjectInfo, Bytes)> {
@@ -244,10 +270,18 @@ impl StorageDriver for ObjectDriver {
                 if got.start != 0 || got.end < want || (bytes.len() as u64) < want {
                     return Err(Error::InvalidResponse {
                         location: self.location.clone(),
-                        detail: format!("asked for bytes 0..{want}, got {}..{} ({} bytes)", got.start, got.end, bytes.len()),
+                        detail: format!(
+                            "asked for bytes 0..{want}, got {}..{} ({} bytes)",
+                            got.start,
+                            got.end,
+                            bytes.len()
+                        ),
                     });
                 }
-                let info = self.pinned().ok_or_else(|| Error::InvalidResponse { location: self.location.clone(), detail: "no object metadata".into() })?;
+                let info = self.pinned().ok_or_else(|| Error::InvalidResponse {
+                    location: self.location.clone(),
+                    detail: "no object metadata".into(),
+                })?;
                 Ok((info, bytes.slice(..want as usize)))
             }
             // An empty object cannot satisfy any range: learn its size without one.
@@ -271,7 +305,14 @@ impl StorageDriver for ObjectDriver {
         if got != range || bytes.len() as u64 != range.end - range.start {
             return Err(Error::InvalidResponse {
                 location: self.location.clone(),
-                detail: format!("asked for bytes {}..{}, got {}..{} ({} bytes)", range.start, range.end, got.start, got.end, bytes.len()),
+                detail: format!(
+                    "asked for bytes {}..{}, got {}..{} ({} bytes)",
+                    range.start,
+                    range.end,
+                    got.start,
+                    got.end,
+                    bytes.len()
+                ),
             });
         }
         Ok(bytes)
@@ -289,7 +330,11 @@ impl StorageDriver for ObjectDriver {
     async fn put(&self, data: Bytes) -> Result<()> {
         let started = std::time::Instant::now();
         let n = data.len() as u64;
-        let r = self.store.put_opts(&self.path, data.into(), object_store::PutOptions::default()).await.map_err(|e| self.map_err(e));
+        let r = self
+            .store
+            .put_opts(&self.path, data.into(), object_store::PutOptions::default())
+            .await
+            .map_err(|e| self.map_err(e));
         self.observer.report(started, Vec::new(), n, r.as_ref().ok().map(|_| 200));
         *self.info.lock().unwrap_or_else(|p| p.into_inner()) = None;
         r.map(|_| ())

@@ -20,24 +20,14 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions {
-            coalesce_gap: 1 << 20,
-            max_request: 16 << 20,
-            split_size: 8 << 20,
-            concurrency: 10,
-        }
+        ReadOptions { coalesce_gap: 1 << 20, max_request: 16 << 20, split_size: 8 << 20, concurrency: 10 }
     }
 }
 
 impl ReadOptions {
     /// Options that issue every range as its own request, one at a time (no merging, no splitting).
     pub fn exact() -> ReadOptions {
-        ReadOptions {
-            coalesce_gap: 0,
-            max_request: u64::MAX,
-            split_size: u64::MAX,
-            concurrency: 1,
-        }
+        ReadOptions { coalesce_gap: 0, max_request: u64::MAX, split_size: u64::MAX, concurrency: 1 }
     }
 }
 
@@ -92,8 +82,7 @@ pub fn assemble(ranges: &[Range<u64>], requests: &[Range<u64>], fetched: &[Bytes
             let first = requests.partition_point(|q| q.end <= r.start);
             let q = &requests[first];
             if r.end <= q.end {
-                return fetched[first]
-                    .slice((r.start - q.start) as usize..(r.end - q.start) as usize);
+                return fetched[first].slice((r.start - q.start) as usize..(r.end - q.start) as usize);
             }
             let mut buf = BytesMut::with_capacity((r.end - r.start) as usize);
             let mut pos = r.start;
@@ -101,9 +90,7 @@ pub fn assemble(ranges: &[Range<u64>], requests: &[Range<u64>], fetched: &[Bytes
             while pos < r.end {
                 let q = &requests[i];
                 let to = r.end.min(q.end);
-                buf.extend_from_slice(
-                    &fetched[i][(pos - q.start) as usize..(to - q.start) as usize],
-                );
+                buf.extend_from_slice(&fetched[i][(pos - q.start) as usize..(to - q.start) as usize]);
                 pos = to;
                 i += 1;
             }
@@ -148,17 +135,12 @@ mod tests {
     fn caps_and_splits() {
         let o = ReadOptions::default();
         // 20 rows of 1 MiB with 0.5 MiB gaps: merged until the 16 MiB cap.
-        let rows: Vec<_> = (0..20)
-            .map(|i| i * 3 * MIB / 2..i * 3 * MIB / 2 + MIB)
-            .collect();
+        let rows: Vec<_> = (0..20).map(|i| i * 3 * MIB / 2..i * 3 * MIB / 2 + MIB).collect();
         let p = plan_requests(&rows, &o);
         assert!(p.iter().all(|r| r.end - r.start <= 16 * MIB), "{p:?}");
         assert!(p.len() < 5, "{p:?}");
         // One 71 MB range: split into 8 MiB parts.
-        let one = vec![Range {
-            start: 1000,
-            end: 1000 + 71_000_000,
-        }];
+        let one = vec![Range { start: 1000, end: 1000 + 71_000_000 }];
         let p = plan_requests(&one, &o);
         assert_eq!(p.len(), 9);
         assert!(p.windows(2).all(|w| w[0].end == w[1].start));
@@ -170,17 +152,10 @@ mod tests {
     fn assembles_slices_and_joins() {
         let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
         let ranges = vec![50_000..50_010, 0..40_000, 10..20, 99_990..100_000];
-        let o = ReadOptions {
-            coalesce_gap: 5,
-            max_request: 30_000,
-            split_size: 7_000,
-            concurrency: 2,
-        };
+        let o = ReadOptions { coalesce_gap: 5, max_request: 30_000, split_size: 7_000, concurrency: 2 };
         let requests = plan_requests(&ranges, &o);
-        let fetched: Vec<Bytes> = requests
-            .iter()
-            .map(|r| Bytes::copy_from_slice(&data[r.start as usize..r.end as usize]))
-            .collect();
+        let fetched: Vec<Bytes> =
+            requests.iter().map(|r| Bytes::copy_from_slice(&data[r.start as usize..r.end as usize])).collect();
         let out = assemble(&ranges, &requests, &fetched);
         for (r, b) in ranges.iter().zip(&out) {
             assert_eq!(&b[..], &data[r.start as usize..r.end as usize], "{r:?}");
@@ -214,10 +189,7 @@ mod tests {
             let p = plan_requests(&ranges, &o);
             assert!(p.windows(2).all(|w| w[0].end <= w[1].start), "{p:?}");
             for r in ranges.iter().filter(|r| r.start < r.end) {
-                let covered: u64 = p
-                    .iter()
-                    .map(|q| q.end.min(r.end).saturating_sub(q.start.max(r.start)))
-                    .sum();
+                let covered: u64 = p.iter().map(|q| q.end.min(r.end).saturating_sub(q.start.max(r.start))).sum();
                 assert_eq!(covered, r.end - r.start, "{r:?} in {p:?}");
             }
         }

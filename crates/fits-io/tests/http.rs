@@ -11,7 +11,12 @@ fn data(n: usize) -> Bytes {
 }
 
 fn fast_retry() -> RetryConfig {
-    RetryConfig { max_retries: 3, initial_backoff: Duration::from_millis(5), max_backoff: Duration::from_millis(20), retry_timeout: Duration::from_secs(10) }
+    RetryConfig {
+        max_retries: 3,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        retry_timeout: Duration::from_secs(10),
+    }
 }
 
 async fn setup(config: ServerConfig, n: usize) -> (Server, HttpDriver, Bytes) {
@@ -53,7 +58,12 @@ async fn head_ranges_and_batches() {
 #[tokio::test]
 async fn large_reads_are_split_and_joined() {
     let (server, driver, d) = setup(ServerConfig::default(), 3_000_000).await;
-    let driver = driver.with_read_options(ReadOptions { coalesce_gap: 1 << 20, max_request: 1 << 20, split_size: 400_000, concurrency: 4 });
+    let driver = driver.with_read_options(ReadOptions {
+        coalesce_gap: 1 << 20,
+        max_request: 1 << 20,
+        split_size: 400_000,
+        concurrency: 4,
+    });
     driver.read_head(100).await.unwrap();
     server.clear_requests();
     let got = driver.read_ranges(&[100..2_900_000]).await.unwrap();
@@ -63,7 +73,15 @@ async fn large_reads_are_split_and_joined() {
 
 #[tokio::test]
 async fn transient_faults_are_retried_to_the_right_bytes() {
-    for fault in [Fault::ResetMidBody, Fault::Status(500), Fault::Status(502), Fault::ShortBody, Fault::WrongContentRange, Fault::Status(429), Fault::Status(408)] {
+    for fault in [
+        Fault::ResetMidBody,
+        Fault::Status(500),
+        Fault::Status(502),
+        Fault::ShortBody,
+        Fault::WrongContentRange,
+        Fault::Status(429),
+        Fault::Status(408),
+    ] {
         let (server, driver, d) = setup(ServerConfig::default(), 500_000).await;
         driver.read_head(1000).await.unwrap();
         server.clear_requests();

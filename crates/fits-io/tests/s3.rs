@@ -10,7 +10,9 @@ use fits_io::{CloudOptions, Error, ObjectDriver, StorageDriver};
 fn bucket() -> Option<String> {
     match std::env::var("FITS_TEST_S3_BUCKET") {
         Ok(b) => Some(b),
-        Err(_) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => panic!("FITS_TEST_S3_BUCKET is required (run `cargo xtask test`)"),
+        Err(_) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => {
+            panic!("FITS_TEST_S3_BUCKET is required (run `cargo xtask test`)")
+        }
         Err(_) => {
             eprintln!("no S3 test store configured: skipping");
             None

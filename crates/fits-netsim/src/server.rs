@@ -120,7 +120,9 @@ impl Server {
                         let state = state.clone();
                         async move { Ok::<_, io::Error>(handle(&state, req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -187,7 +189,8 @@ fn status(code: StatusCode) -> Response<Body> {
 fn paced(data: Bytes, rate: Option<u64>, cut: Option<usize>, fail: bool) -> Body {
     const CHUNK: usize = 64 * 1024;
     let send = cut.unwrap_or(data.len()).min(data.len());
-    let pieces: Vec<(usize, Bytes)> = (0..send).step_by(CHUNK).map(|i| (i, data.slice(i..(i + CHUNK).min(send)))).collect();
+    let pieces: Vec<(usize, Bytes)> =
+        (0..send).step_by(CHUNK).map(|i| (i, data.slice(i..(i + CHUNK).min(send)))).collect();
     let start = tokio::time::Instant::now();
     let s = stream::iter(pieces).then(move |(offset, piece)| async move {
         if let Some(rate) = rate.filter(|r| *r > 0) {
@@ -196,7 +199,9 @@ fn paced(data: Bytes, rate: Option<u64>, cut: Option<usize>, fail: bool) -> Body
         Ok::<_, io::Error>(Frame::data(piece))
     });
     if fail {
-        let tail = stream::once(async { Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset by fault injection")) });
+        let tail = stream::once(async {
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset by fault injection"))
+        });
         BodyExt::boxed(StreamBody::new(s.chain(tail)))
     } else {
         BodyExt::boxed(StreamBody::new(s))
@@ -217,7 +222,9 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
     }
     let fault = lock(&state.faults).pop_front();
     match &fault {
-        Some(Fault::Status(code)) => return status(StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)),
+        Some(Fault::Status(code)) => {
+            return status(StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        }
         Some(Fault::RetryAfter(code, secs)) => {
             let mut r = status(StatusCode::from_u16(*code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE));
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*secs));
@@ -239,7 +246,11 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
     }
     let size = data.len() as u64;
     let rate = state.config.bytes_per_sec;
-    let ranges = if fault == Some(Fault::IgnoreRange) { None } else { record.range.as_deref().and_then(|h| parse_ranges(h, size)) };
+    let ranges = if fault == Some(Fault::IgnoreRange) {
+        None
+    } else {
+        record.range.as_deref().and_then(|h| parse_ranges(h, size))
+    };
     let mut response = Response::builder().header(header::ETAG, etag.as_str()).header(header::ACCEPT_RANGES, "bytes");
     let cut = matches!(fault, Some(Fault::ResetMidBody | Fault::ShortBody));
     let fail = fault == Some(Fault::ResetMidBody);
@@ -257,7 +268,9 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
             if r.len() > 1 {
                 // A server without multi-range support answers with the whole object.
                 response = response.status(StatusCode::OK).header(header::CONTENT_LENGTH, data.len());
-                return response.body(paced(data, rate, None, false)).unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR));
+                return response
+                    .body(paced(data, rate, None, false))
+                    .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR));
             }
             let mut range = r[0].clone();
             if fault == Some(Fault::WrongContentRange) && range.end < size {

@@ -10,11 +10,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 /// A FITS file in memory: a primary HDU with `values` of `shape` (numpy order), plus extra cards.
-pub fn fits_bytes<T: Element>(
-    shape: &[usize],
-    values: &[T],
-    extra: &[(&str, fits_core::Value)],
-) -> Vec<u8> {
+pub fn fits_bytes<T: Element>(shape: &[usize], values: &[T], extra: &[(&str, fits_core::Value)]) -> Vec<u8> {
     let mut h: Header = image_header(T::DTYPE, shape, true);
     for (k, v) in extra {
         h.set(k, v.clone());
@@ -43,10 +39,7 @@ pub struct Recording {
 
 impl Recording {
     pub fn new(bytes: Vec<u8>) -> Arc<Recording> {
-        Arc::new(Recording {
-            inner: MemoryDriver::new("mem.fits", bytes),
-            log: Mutex::new(Vec::new()),
-        })
+        Arc::new(Recording { inner: MemoryDriver::new("mem.fits", bytes), log: Mutex::new(Vec::new()) })
     }
     pub fn take(&self) -> Vec<Range<u64>> {
         std::mem::take(&mut self.log.lock().unwrap())
@@ -75,9 +68,7 @@ impl StorageDriver for Recording {
 }
 
 pub async fn open_memory(bytes: Vec<u8>) -> Fits {
-    Fits::from_driver(Arc::new(MemoryDriver::new("mem.fits", bytes)))
-        .await
-        .unwrap()
+    Fits::from_driver(Arc::new(MemoryDriver::new("mem.fits", bytes))).await.unwrap()
 }
 
 pub fn dtype_of<T: Element>() -> DType {
