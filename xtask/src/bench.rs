@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Python packages of the comparison, pinned so runs compare like with like.
-const PY_PACKAGES: [&str; 3] = ["astropy==8.0.2", "fitsio==1.4.2", "numpy<3"];
+const PY_PACKAGES: [&str; 6] = ["astropy==8.0.2", "fitsio==1.4.2", "numpy<3", "fsspec", "aiohttp", "s3fs"];
 
 /// (criterion name, description, target ratio to the faster reference, which reference).
 const LOCAL: [(&str, &str, f64, &str); 5] = [
@@ -25,19 +25,21 @@ const LOCAL: [(&str, &str, f64, &str); 5] = [
 pub(crate) fn run(args: &[String]) -> Result {
     let which = args.first().map(String::as_str).unwrap_or("local");
     match which {
-        "local" | "all" => local(),
-        other => Err(format!("unknown benchmark set {other:?} (try: local)")),
+        "local" => local(),
+        "remote" => crate::bench_remote::run(),
+        "all" => local().and_then(|_| crate::bench_remote::run()),
+        other => Err(format!("unknown benchmark set {other:?} (try: local, remote, all)")),
     }
 }
 
-fn venv() -> Result<PathBuf> {
+pub(crate) fn venv() -> Result<PathBuf> {
     let dir = crate::root().join("target/bench-venv");
     let python = dir.join("bin/python");
     if !python.exists() {
         util::run(Command::new("python3").args(["-m", "venv"]).arg(&dir))?;
     }
     let ok = Command::new(&python)
-        .args(["-c", "import astropy, fitsio, numpy; assert astropy.__version__ == '8.0.2'"])
+        .args(["-c", "import astropy, fitsio, numpy, fsspec, aiohttp, s3fs; assert astropy.__version__ == '8.0.2'"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -48,7 +50,7 @@ fn venv() -> Result<PathBuf> {
     Ok(python)
 }
 
-fn json_of(cmd: &mut Command) -> Result<Value> {
+pub(crate) fn json_of(cmd: &mut Command) -> Result<Value> {
     let shown = format!("{cmd:?}");
     let out = cmd.current_dir(crate::root()).output().map_err(|e| format!("{shown}: {e}"))?;
     if !out.status.success() {
@@ -67,7 +69,7 @@ fn criterion_median(group: &str, name: &str) -> Result<f64> {
     v["median"]["point_estimate"].as_f64().map(|ns| ns / 1e9).ok_or_else(|| format!("{}: no median", p.display()))
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -157,17 +159,17 @@ fn local() -> Result {
     Ok(())
 }
 
-fn ms(s: f64) -> String {
+pub(crate) fn ms(s: f64) -> String {
     if s < 0.01 { format!("{:.3} ms", s * 1e3) } else { format!("{:.1} ms", s * 1e3) }
 }
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     let out = Command::new("date").arg("-u").arg("+%Y-%m-%d").output();
     out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
 }
 
 /// Replaces the text between `<!-- {key}:begin -->` and `<!-- {key}:end -->` in a document.
-fn update_doc(path: &Path, key: &str, body: &str) -> Result {
+pub(crate) fn update_doc(path: &Path, key: &str, body: &str) -> Result {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (begin, end) = (format!("<!-- {key}:begin -->"), format!("<!-- {key}:end -->"));
     let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) else {

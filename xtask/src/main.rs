@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation (test, gen-data, bench, tidy), rust-analyzer style: one module per task.
 
 mod bench;
+mod bench_remote;
 mod gendata;
 mod servers;
 mod test;
@@ -17,7 +18,9 @@ tasks:
   test                 install missing test tools, start test servers, run every test
   gen-data [--force] [FILE...]
                        write the benchmark files into data/ (drc_like.fits, cube_int16.fits)
-  bench [local]        run the benchmarks against astropy and fitsio, update docs/benchmarks.md
+  bench [local|remote|all]
+                       run the benchmarks against astropy/fitsio (local) and astropy+fsspec/s3fs
+                       (remote, through a 20 ms / 100 MB/s link), update docs/benchmarks.md
   tidy                 repository rules (also run by `test`)
 ";
 

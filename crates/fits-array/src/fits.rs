@@ -96,6 +96,11 @@ impl Fits {
             }
             match decoder.step().map_err(|e| Error::format(&location, e))? {
                 Step::Done => break,
+                // The wanted HDU may be among those parsed since the last check: fetch nothing more.
+                Step::Need(_) if reached(decoder.found(), &depth) => {
+                    complete = false;
+                    break;
+                }
                 Step::Need(ranges) => {
                     let parts = driver.read_ranges(&ranges).await?;
                     for (r, bytes) in ranges.iter().zip(parts) {

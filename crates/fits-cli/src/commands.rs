@@ -9,7 +9,7 @@ use ndarray::IxDyn;
 use serde_json::{Value, json};
 
 pub(crate) async fn run(cli: Cli) -> Result<()> {
-    let mut session = Session::new(cli.profile, cli.profile_json.clone(), cli.anon);
+    let mut session = Session::new(cli.profile, cli.profile_json.clone(), cli.anon, cli.concurrency);
     match cli.command {
         Command::Info { src, json } => info(&mut session, &src, json).await?,
         Command::Header { src, hdu } => header(&mut session, &src, hdu.as_deref()).await?,
@@ -139,7 +139,8 @@ async fn info(session: &mut Session, src: &str, as_json: bool) -> Result<()> {
 async fn header(session: &mut Session, src: &str, hdu: Option<&str>) -> Result<()> {
     let fits = session.open_for(src, hdu).await?;
     let hdu = select(&fits, hdu)?;
-    let bytes = hdu.header_bytes().await?;
+    // A parsed header keeps its record bytes: this is the file's header, byte for byte, without another read.
+    let bytes = hdu.header().to_bytes()?;
     let mut out = String::with_capacity(bytes.len() + bytes.len() / 80);
     for record in bytes.chunks(80) {
         let line: String = record.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '?' }).collect();
@@ -193,62 +194,107 @@ fn stats_text(shape: &[usize], s: &Stats) -> String {
     )
 }
 
-/// Raw bytes per chunk when summarizing a whole section: bounds memory.
-const STATS_CHUNK_BYTES: usize = 32 << 20;
+/// Stored bytes per chunk read by `stats`: bounds memory (two chunks are held at a time).
+const STATS_CHUNK_BYTES: usize = 64 << 20;
 
-/// Accumulates the statistics of a section, reading it in chunks along its first axis.
-async fn accumulate(sec: &Section<IxDyn>, into: &mut Stats) -> Result<()> {
+/// The chunks of a section along its first axis: whole planes when they fit a chunk, else runs of rows.
+/// Each chunk is tagged with its plane (0 for all when not per plane).
+fn chunks(sec: &Section<IxDyn>, per_plane: bool) -> Result<Vec<(usize, Section<IxDyn>)>> {
     let shape = sec.shape();
     if shape.is_empty() {
-        let data = sec.read_dyn().await?;
-        with_array_data!(&data, a => into.add(&a.iter().copied().collect::<Vec<_>>()));
-        return Ok(());
+        return Ok(vec![(0, sec.clone())]);
     }
-    let row_bytes: usize = shape[1..].iter().product::<usize>() * sec.image().dtype().size();
-    let rows_per_chunk = (STATS_CHUNK_BYTES / row_bytes.max(1)).max(1);
-    let mut start = 0;
-    while start < shape[0] {
-        let end = (start + rows_per_chunk).min(shape[0]);
-        let chunk = sec.slice_axis(0, ndarray::Slice::from(start..end))?;
-        let data = chunk.read_dyn().await?;
-        with_array_data!(&data, a => match a.as_slice() {
-            Some(s) => into.add(s),
-            None => into.add(&a.iter().copied().collect::<Vec<_>>()),
-        });
-        start = end;
+    let elem = sec.image().bitpix().size();
+    let mut out = Vec::new();
+    if per_plane {
+        for k in 0..shape[0] {
+            let plane = sec.slice_axis(0, ndarray::Slice::from(k..k + 1))?;
+            let plane_bytes = shape[1..].iter().product::<usize>() * elem;
+            if plane_bytes <= STATS_CHUNK_BYTES || shape.len() < 2 {
+                out.push((k, plane));
+            } else {
+                let rows = plane.shape()[1];
+                let step = (STATS_CHUNK_BYTES / (plane_bytes / rows.max(1)).max(1)).max(1);
+                for r in (0..rows).step_by(step) {
+                    out.push((k, plane.slice_axis(1, ndarray::Slice::from(r..(r + step).min(rows)))?));
+                }
+            }
+        }
+    } else {
+        let row_bytes = shape[1..].iter().product::<usize>() * elem;
+        let step = (STATS_CHUNK_BYTES / row_bytes.max(1)).max(1);
+        for r in (0..shape[0]).step_by(step) {
+            out.push((0, sec.slice_axis(0, ndarray::Slice::from(r..(r + step).min(shape[0])))?));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the chunks in order with the next one in flight while `f` works on the current one.
+async fn for_each_prefetched(
+    chunks: Vec<(usize, Section<IxDyn>)>,
+    mut f: impl FnMut(usize, fits::ArrayData<IxDyn>) -> Result<()>,
+) -> Result<()> {
+    let start = |s: Section<IxDyn>| tokio::spawn(async move { s.read_dyn().await });
+    let mut chunks = chunks.into_iter();
+    let mut pending = chunks.next().map(|(k, s)| (k, start(s)));
+    while let Some((k, handle)) = pending.take() {
+        pending = chunks.next().map(|(k, s)| (k, start(s)));
+        let data = handle.await.context("a read task failed")??;
+        f(k, data)?;
     }
     Ok(())
 }
 
+fn add(stats: &mut Stats, data: &fits::ArrayData<IxDyn>) {
+    with_array_data!(data, a => match a.as_slice() {
+        Some(s) => stats.add(s),
+        None => stats.add(&a.iter().copied().collect::<Vec<_>>()),
+    });
+}
+
 async fn stats(sec: &Section<IxDyn>, per_plane: bool, as_json: bool) -> Result<()> {
     let shape = sec.shape();
-    if !per_plane {
-        let mut s = Stats::new();
-        accumulate(sec, &mut s).await?;
-        if as_json {
-            println!("{}", stats_json(&shape, &s));
-        } else {
-            println!("{}", stats_text(&shape, &s));
-        }
-        return Ok(());
-    }
-    if shape.is_empty() {
+    if per_plane && shape.is_empty() {
         bail!("--per-plane needs at least one axis; the section is a single value");
     }
-    let mut planes = Vec::new();
-    for k in 0..shape[0] {
-        let plane = sec.slice_axis(0, ndarray::Slice::from(k..k + 1)).context("selecting a plane")?;
-        let mut s = Stats::new();
-        accumulate(&plane, &mut s).await?;
-        let plane_shape = &shape[1..];
+    let plane_shape = if per_plane { shape[1..].to_vec() } else { shape.clone() };
+    let mut planes: Vec<Value> = Vec::new();
+    let mut current: Option<(usize, Stats)> = None;
+    let mut emit = |k: usize, s: &Stats| {
         if as_json {
-            planes.push(stats_json(plane_shape, &s));
+            planes.push(stats_json(&plane_shape, s));
+        } else if per_plane {
+            println!("plane {k}: {}", stats_text(&plane_shape, s));
         } else {
-            println!("plane {k}: {}", stats_text(plane_shape, &s));
+            println!("{}", stats_text(&plane_shape, s));
         }
+    };
+    for_each_prefetched(chunks(sec, per_plane)?, |k, data| {
+        match &mut current {
+            Some((j, s)) if *j == k => add(s, &data),
+            _ => {
+                if let Some((j, s)) = current.take() {
+                    emit(j, &s);
+                }
+                let mut s = Stats::new();
+                add(&mut s, &data);
+                current = Some((k, s));
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    match current.take() {
+        Some((j, s)) => emit(j, &s),
+        None => emit(0, &Stats::new()),
     }
     if as_json {
-        println!("{}", json!({ "planes": planes }));
+        if per_plane {
+            println!("{}", json!({ "planes": planes }));
+        } else if let Some(one) = planes.first() {
+            println!("{one}");
+        }
     }
     Ok(())
 }

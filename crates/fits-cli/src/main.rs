@@ -21,6 +21,9 @@ struct Cli {
     /// Unsigned requests to object stores (public buckets); also AWS_SKIP_SIGNATURE=true.
     #[arg(long, global = true)]
     anon: bool,
+    /// Requests in flight at once per remote file (default: the driver's, see docs/remote.md).
+    #[arg(long, global = true, value_name = "N")]
+    concurrency: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }

@@ -17,8 +17,11 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(profile: bool, profile_json: Option<PathBuf>, anonymous: bool) -> Session {
-        let options = fits::io::OpenOptions::default().anonymous(anonymous);
+    pub(crate) fn new(profile: bool, profile_json: Option<PathBuf>, anonymous: bool, concurrency: Option<usize>) -> Session {
+        let mut options = fits::io::OpenOptions::default().anonymous(anonymous);
+        if let Some(n) = concurrency {
+            options = options.read_options(fits::io::ReadOptions { concurrency: n.max(1), ..Default::default() });
+        }
         Session { profile, profile_json, options, profilers: Vec::new() }
     }
 

@@ -92,7 +92,14 @@ pub struct IndexDecoder {
     pos: u64,
     warnings: Vec<Warning>,
     done: bool,
+    /// Header positions guessed in the last request, and how many guesses to make next.
+    guesses: Vec<u64>,
+    speculate: usize,
 }
+
+/// Guesses made at first, and the most ever made in one request.
+const SPECULATE_MIN: usize = 2;
+const SPECULATE_MAX: usize = 32;
 
 impl IndexDecoder {
     /// A decoder for a file of `file_len` bytes.
@@ -112,6 +119,8 @@ impl IndexDecoder {
             pos: 0,
             warnings: Vec::new(),
             done: false,
+            guesses: Vec::new(),
+            speculate: SPECULATE_MIN,
         }
     }
 
@@ -144,7 +153,7 @@ impl IndexDecoder {
                 }
             }
             let Some(block) = self.bytes_at(self.pos, BLOCK_LEN) else {
-                return Ok(Step::Need(vec![self.missing_range()]));
+                return Ok(Step::Need(self.missing_ranges()));
             };
             let block = block.into_owned();
             let index = self.hdus.len();
@@ -295,14 +304,41 @@ impl IndexDecoder {
         }
     }
 
-    /// The range to ask for when the block at `pos` is missing.
-    fn missing_range(&self) -> Range<u64> {
+    /// The ranges to ask for when the block at `pos` is missing: the header there and, when
+    /// the last extension suggests a pattern, guesses at the next headers.
+    ///
+    /// Multi-extension files often repeat one extension size (every CCD of a mosaic, SCI/WHT/CTX
+    /// of a drizzled image), so the next headers are likely at `pos + k * size`. Fetching those
+    /// with the header that is needed turns one round trip per header into one per batch. Guesses
+    /// double while they hit and fall back to two after a miss; a miss costs only bytes.
+    fn missing_ranges(&mut self) -> Vec<Range<u64>> {
+        let covered = |d: &IndexDecoder, at: u64| d.chunks.iter().any(|(o, b)| *o <= at && at < o + b.len() as u64);
         let mut have = self.pos;
         while let Some((o, b)) = self.chunks.iter().find(|(o, b)| *o <= have && have < o + b.len() as u64) {
             have = o + b.len() as u64;
         }
         let end = (self.pos + self.read_len).max(have + BLOCK_LEN as u64).min(self.file_len);
-        have..end
+        let mut ranges = vec![have..end];
+        let hits = self.guesses.iter().filter(|g| self.hdus.iter().any(|h| h.layout.header_start == **g)).count();
+        self.speculate = if !self.guesses.is_empty() && hits == self.guesses.len() {
+            (self.speculate * 2).min(SPECULATE_MAX)
+        } else {
+            SPECULATE_MIN
+        };
+        self.guesses.clear();
+        let Some(last) = self.hdus.last().filter(|h| h.index > 0) else { return ranges };
+        let size = last.layout.end() - last.layout.header_start;
+        for k in 1..=self.speculate as u64 {
+            let Some(at) = k.checked_mul(size).and_then(|d| d.checked_add(self.pos)) else { break };
+            if at.saturating_add(BLOCK_LEN as u64) > self.file_len {
+                break;
+            }
+            if !covered(self, at) {
+                ranges.push(at..(at + self.read_len).min(self.file_len));
+                self.guesses.push(at);
+            }
+        }
+        ranges
     }
 
     /// The HDUs found so far (complete ones only).
@@ -445,6 +481,40 @@ mod tests {
         no_end[..30].copy_from_slice(b"SIMPLE  =                    T");
         let e = IndexDecoder::decode_all(&no_end).unwrap_err().to_string();
         assert!(e.contains("no END"), "{e}");
+    }
+
+    #[test]
+    fn equal_extensions_are_found_with_guesses() {
+        // A primary and twelve equal extensions, each larger than one read: without guesses
+        // this takes one request per header; with doubling guesses, a few batches.
+        let mut f = hdu_bytes(&[("SIMPLE", true.into()), ("BITPIX", 8i64.into()), ("NAXIS", 0i64.into())], 0);
+        for _ in 0..12 {
+            f.extend(hdu_bytes(
+                &[("XTENSION", "IMAGE".into()), ("BITPIX", 8i64.into()), ("NAXIS", 1i64.into()), ("NAXIS1", 100_000i64.into()), ("PCOUNT", 0i64.into()), ("GCOUNT", 1i64.into())],
+                100_000,
+            ));
+        }
+        let mut d = IndexDecoder::new(f.len() as u64);
+        let mut batches = 0;
+        while let Step::Need(ranges) = d.step().unwrap() {
+            batches += 1;
+            for r in ranges {
+                d.push(r.start, Bytes::copy_from_slice(&f[r.start as usize..r.end as usize])).unwrap();
+            }
+        }
+        let idx = d.finish().unwrap();
+        assert_eq!(idx.hdus.len(), 13);
+        assert!(batches <= 4, "{batches} batches");
+        // Irregular sizes: guesses miss, decoding is still right.
+        let mut g = hdu_bytes(&[("SIMPLE", true.into()), ("BITPIX", 8i64.into()), ("NAXIS", 0i64.into())], 0);
+        for n in [100_000i64, 250_000, 90_000, 310_000] {
+            g.extend(hdu_bytes(
+                &[("XTENSION", "IMAGE".into()), ("BITPIX", 8i64.into()), ("NAXIS", 1i64.into()), ("NAXIS1", n.into()), ("PCOUNT", 0i64.into()), ("GCOUNT", 1i64.into())],
+                n as usize,
+            ));
+        }
+        let idx = IndexDecoder::decode_all(&g).unwrap();
+        assert_eq!(idx.hdus.iter().map(|h| h.layout.data_len).collect::<Vec<_>>(), [0, 100_000, 250_000, 90_000, 310_000]);
     }
 
     #[test]

@@ -6,58 +6,117 @@ use futures::{StreamExt, TryStreamExt};
 use std::ops::Range;
 
 /// How a remote driver turns many wanted ranges into few requests.
+///
+/// The defaults were chosen by measurement on a link with a 20 ms round trip and 100 MB/s per
+/// connection (docs/remote.md): scattered small reads are bound by round trips, so many may be
+/// in flight; large reads are bound by per-connection throughput, so they are spread over a
+/// moderate number of connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadOptions {
-    /// Merge two ranges when the gap between them is at most this many bytes (default 1 MiB).
+    /// Largest gap read through to merge two ranges (default 1 MiB). Gaps up to 8 KiB are always
+    /// merged; larger ones, smallest first, only as far as needed to leave `fan_out` requests.
     pub coalesce_gap: u64,
     /// Stop merging once a request would exceed this many bytes (default 16 MiB).
     pub max_request: u64,
-    /// Split a single range longer than `max_request` into parts of this size (default 8 MiB).
+    /// Largest part a read is split into (default 8 MiB).
     pub split_size: u64,
-    /// Requests in flight at once (default 10).
+    /// Smallest part worth its own request when a read is spread over connections (default 512 KiB).
+    pub min_part: u64,
+    /// Requests a read aims for: large reads are split into this many parts, many small ones merged
+    /// down to this many (default 16).
+    pub fan_out: usize,
+    /// Requests in flight at once (default 64).
     pub concurrency: usize,
 }
 
+/// Gaps always read through: a request costs more than this many bytes.
+const ALWAYS_MERGE: u64 = 8 << 10;
+
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { coalesce_gap: 1 << 20, max_request: 16 << 20, split_size: 8 << 20, concurrency: 10 }
+        ReadOptions {
+            coalesce_gap: 1 << 20,
+            max_request: 16 << 20,
+            split_size: 8 << 20,
+            min_part: 512 << 10,
+            fan_out: 16,
+            concurrency: 64,
+        }
     }
 }
 
 impl ReadOptions {
     /// Options that issue every range as its own request, one at a time (no merging, no splitting).
     pub fn exact() -> ReadOptions {
-        ReadOptions { coalesce_gap: 0, max_request: u64::MAX, split_size: u64::MAX, concurrency: 1 }
+        ReadOptions { coalesce_gap: 0, max_request: u64::MAX, split_size: u64::MAX, min_part: u64::MAX, fan_out: 1, concurrency: 1 }
+    }
+
+    /// The part size that spreads `total` bytes over `fan_out` connections, kept between
+    /// `min_part` and `split_size`.
+    pub fn part_size(&self, total: u64) -> u64 {
+        let even = total.div_ceil(self.fan_out.clamp(1, self.concurrency.max(1)) as u64);
+        even.max(self.min_part).min(self.split_size).max(1)
     }
 }
 
-/// Plans the requests that cover `ranges`: sorted, merged across small gaps
-/// (never beyond `max_request`), with long single ranges split into parts.
-/// Empty ranges need no request. Every byte of every range lies in exactly
-/// one request, and requests do not overlap.
+/// Plans the requests that cover `ranges`: sorted; merged across gaps of at most 8 KiB, and
+/// across larger gaps (smallest first, none beyond `coalesce_gap`, no request beyond
+/// `max_request`) only as far as needed to leave `fan_out` requests; then long
+/// requests split into equal parts of about [`ReadOptions::part_size`], so a large read is spread
+/// over connections (a wide-area connection's throughput is limited on its own).
+/// Empty ranges need no request. Every byte of every range lies in exactly one request, and
+/// requests do not overlap.
 pub fn plan_requests(ranges: &[Range<u64>], options: &ReadOptions) -> Vec<Range<u64>> {
     let mut sorted: Vec<Range<u64>> = ranges.iter().filter(|r| r.start < r.end).cloned().collect();
     sorted.sort_by_key(|r| (r.start, r.end));
-    let mut merged: Vec<Range<u64>> = Vec::new();
+    // Overlapping or touching ranges become one.
+    let mut spans: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
     for r in sorted {
+        match spans.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => spans.push(r),
+        }
+    }
+    // Which gaps to read through: every gap up to 8 KiB, and the smallest further gaps (within
+    // `coalesce_gap`) until at most `fan_out` requests remain: the fewest bytes for one round of
+    // a moderate number of requests (many small requests cost servers more than a few gaps).
+    let gaps: Vec<u64> = spans.windows(2).map(|w| w[1].start - w[0].end).collect();
+    let mut merge: Vec<bool> = gaps.iter().map(|&g| g <= ALWAYS_MERGE.min(options.coalesce_gap)).collect();
+    let remaining = spans.len() - merge.iter().filter(|&&m| m).count();
+    let excess = remaining.saturating_sub(options.fan_out.clamp(1, options.concurrency.max(1)));
+    if excess > 0 {
+        let mut candidates: Vec<(u64, usize)> =
+            gaps.iter().enumerate().filter(|&(i, &g)| !merge[i] && g <= options.coalesce_gap).map(|(i, &g)| (g, i)).collect();
+        if candidates.len() > excess {
+            candidates.select_nth_unstable(excess - 1);
+            candidates.truncate(excess);
+        }
+        for (_, i) in candidates {
+            merge[i] = true;
+        }
+    }
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(spans.len());
+    for (i, r) in spans.into_iter().enumerate() {
         if let Some(last) = merged.last_mut() {
-            let joined_len = r.end.max(last.end) - last.start;
-            let overlaps = r.start <= last.end;
-            let close = r.start.saturating_sub(last.end) <= options.coalesce_gap;
-            if overlaps || (close && joined_len <= options.max_request) {
-                last.end = last.end.max(r.end);
+            if merge[i - 1] && r.end - last.start <= options.max_request {
+                last.end = r.end;
                 continue;
             }
         }
         merged.push(r);
     }
+    let total: u64 = merged.iter().map(|r| r.end - r.start).sum();
+    let part = options.part_size(total);
     let mut out = Vec::with_capacity(merged.len());
     for r in merged {
         let len = r.end - r.start;
-        if len > options.max_request && options.split_size > 0 {
+        // Split only into parts of at least `part` bytes, and only when that makes two or more.
+        if len >= part.saturating_mul(2) {
+            let n = len / part;
+            let each = len.div_ceil(n);
             let mut start = r.start;
             while start < r.end {
-                let end = (start + options.split_size).min(r.end);
+                let end = (start + each).min(r.end);
                 out.push(start..end);
                 start = end;
             }
@@ -132,27 +191,61 @@ mod tests {
     }
 
     #[test]
+    fn merges_only_as_far_as_one_round_needs() {
+        // Ten rows 16 kB apart are few enough: read them alone (a few bytes, not 150 kB).
+        let rows: Vec<_> = (0..10u64).map(|i| i * 16_880..i * 16_880 + 80).collect();
+        assert_eq!(plan_requests(&rows, &ReadOptions::default()), rows);
+        // 350 such rows do not: the smallest gaps merge until sixteen requests remain.
+        let rows: Vec<_> = (0..350u64).map(|i| i * 16_880..i * 16_880 + 1000).collect();
+        let p = plan_requests(&rows, &ReadOptions::default());
+        assert_eq!(p.len(), 16);
+        // Gaps beyond coalesce_gap never merge, whatever the count.
+        let far: Vec<_> = (0..200u64).map(|i| i * 2 * MIB..i * 2 * MIB + 2).collect();
+        assert_eq!(plan_requests(&far, &ReadOptions::default()).len(), 200);
+    }
+
+    #[test]
     fn caps_and_splits() {
         let o = ReadOptions::default();
-        // 20 rows of 1 MiB with 0.5 MiB gaps: merged until the 16 MiB cap.
+        // 20 rows of 1 MiB with 0.5 MiB gaps, one request at a time: merged until the 16 MiB cap (no splitting here).
         let rows: Vec<_> = (0..20).map(|i| i * 3 * MIB / 2..i * 3 * MIB / 2 + MIB).collect();
-        let p = plan_requests(&rows, &o);
+        let merge_only = ReadOptions { split_size: u64::MAX, concurrency: 1, ..o };
+        let p = plan_requests(&rows, &merge_only);
+        assert_eq!(p.len(), 2, "{p:?}");
         assert!(p.iter().all(|r| r.end - r.start <= 16 * MIB), "{p:?}");
-        assert!(p.len() < 5, "{p:?}");
-        // One 71 MB range: split into 8 MiB parts.
+        // With splitting, the merged requests become parts of at most 8 MiB.
+        let p = plan_requests(&rows, &o);
+        assert!(p.iter().all(|r| r.end - r.start <= 8 * MIB), "{p:?}");
+        // One 71 MB range: spread over sixteen connections (parts of at most 8 MiB).
         let one = vec![Range { start: 1000, end: 1000 + 71_000_000 }];
         let p = plan_requests(&one, &o);
-        assert_eq!(p.len(), 9);
+        assert_eq!(p.len(), 16);
         assert!(p.windows(2).all(|w| w[0].end == w[1].start));
         assert_eq!(p[0].start, 1000);
         assert_eq!(p.last().unwrap().end, 1000 + 71_000_000);
     }
 
     #[test]
+    fn reads_are_spread_over_connections() {
+        let o = ReadOptions::default();
+        // A 5.9 MB span (a cutout's rows merged): eleven parts of at least 512 KiB.
+        let p = plan_requests(&[Range { start: 0, end: 5_900_000 }], &o);
+        assert_eq!(p.len(), 11, "{p:?}");
+        // 2 MB: parts no smaller than 512 KiB.
+        let p = plan_requests(&[Range { start: 0, end: 2_100_000 }], &o);
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p.iter().all(|r| r.end - r.start >= 512 << 10));
+        // Small reads stay whole.
+        assert_eq!(plan_requests(&[Range { start: 0, end: 600_000 }], &o).len(), 1);
+        // Exact options never split.
+        assert_eq!(plan_requests(&[Range { start: 0, end: 1 << 30 }], &ReadOptions::exact()).len(), 1);
+    }
+
+    #[test]
     fn assembles_slices_and_joins() {
         let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
         let ranges = vec![50_000..50_010, 0..40_000, 10..20, 99_990..100_000];
-        let o = ReadOptions { coalesce_gap: 5, max_request: 30_000, split_size: 7_000, concurrency: 2 };
+        let o = ReadOptions { coalesce_gap: 5, max_request: 30_000, split_size: 7_000, min_part: 1000, fan_out: 2, concurrency: 2 };
         let requests = plan_requests(&ranges, &o);
         let fetched: Vec<Bytes> =
             requests.iter().map(|r| Bytes::copy_from_slice(&data[r.start as usize..r.end as usize])).collect();
@@ -184,7 +277,9 @@ mod tests {
                 coalesce_gap: next() % 500,
                 max_request: 1 + next() % 5_000,
                 split_size: 1 + next() % 2_000,
-                concurrency: 1,
+                min_part: 1 + next() % 1_000,
+                fan_out: 1 + (next() % 16) as usize,
+                concurrency: 1 + (next() % 16) as usize,
             };
             let p = plan_requests(&ranges, &o);
             assert!(p.windows(2).all(|w| w[0].end <= w[1].start), "{p:?}");

@@ -9,6 +9,6 @@ mod link;
 mod multipart;
 mod server;
 
-pub use link::{Link, LinkConfig};
+pub use link::{Link, LinkConfig, LinkStats};
 pub use multipart::{parse_ranges, write_multipart};
 pub use server::{Fault, RequestRecord, Server, ServerConfig};
