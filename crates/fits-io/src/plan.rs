@@ -87,12 +87,30 @@ pub fn plan_requests(ranges: &[Range<u64>], options: &ReadOptions) -> Vec<Range<
     if excess > 0 {
         let mut candidates: Vec<(u64, usize)> =
             gaps.iter().enumerate().filter(|&(i, &g)| !merge[i] && g <= options.coalesce_gap).map(|(i, &g)| (g, i)).collect();
-        if candidates.len() > excess {
+        if candidates.len() <= excess {
+            candidates.iter().for_each(|&(_, i)| merge[i] = true);
+        } else {
+            // Merge every gap smaller than the excess-th smallest; among gaps equal to it, merge
+            // as many as still needed, leaving the others evenly spread (equal groups).
             candidates.select_nth_unstable(excess - 1);
-            candidates.truncate(excess);
-        }
-        for (_, i) in candidates {
-            merge[i] = true;
+            let cut = candidates[excess - 1].0;
+            let mut ties: Vec<usize> = Vec::new();
+            for &(g, i) in &candidates {
+                match g.cmp(&cut) {
+                    std::cmp::Ordering::Less => merge[i] = true,
+                    std::cmp::Ordering::Equal => ties.push(i),
+                    std::cmp::Ordering::Greater => {}
+                }
+            }
+            ties.sort_unstable();
+            let needed = excess - candidates.iter().filter(|c| c.0 < cut).count();
+            let keep_open = ties.len() - needed;
+            for (j, &i) in ties.iter().enumerate() {
+                let opens_here = (j + 1) * keep_open / ties.len() > j * keep_open / ties.len();
+                if !opens_here {
+                    merge[i] = true;
+                }
+            }
         }
     }
     let mut merged: Vec<Range<u64>> = Vec::with_capacity(spans.len());
