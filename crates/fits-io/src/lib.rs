@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod cache;
 mod error;
 #[cfg(feature = "http")]
 mod http;
@@ -35,6 +36,7 @@ mod object;
 pub mod plan;
 mod retry;
 
+pub use cache::CacheDriver;
 pub use error::{Error, Result};
 #[cfg(feature = "http")]
 pub use http::HttpDriver;
