@@ -35,6 +35,20 @@ pub struct Fits {
     complete: bool,
 }
 
+/// A section a caller will read right after opening: its bytes can travel with the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionHint {
+    /// The HDU, by index.
+    pub hdu: usize,
+    /// The section, as [`crate::parse_section_spec`] reads it (numpy order).
+    pub section: String,
+}
+
+/// Speculative section bytes are fetched only up to this size.
+const PREFETCH_LIMIT: u64 = 8 << 20;
+/// ... and only as this many ranges.
+const PREFETCH_RANGES: usize = 4096;
+
 /// How far opening reads the headers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum IndexDepth {
@@ -73,15 +87,34 @@ impl Fits {
         Fits::from_driver_until(driver, IndexDepth::All).await
     }
 
+    /// Opens HDU `hint.hdu` to read `hint.section` from it next. When that HDU's header lies
+    /// beyond the first read and the previous extension suggests its layout (same header
+    /// length, shape and type, as in most multi-extension files), the section's bytes are
+    /// fetched together with the header and kept in a cache, so reading the section afterwards
+    /// costs no further round trip. A wrong guess wastes at most 8 MiB and changes nothing else.
+    pub async fn open_for_section(source: &str, options: &fits_io::OpenOptions, hint: SectionHint) -> Result<Fits> {
+        Fits::from_driver_for_section(fits_io::open(source, options).await?, hint).await
+    }
+
+    /// [`Fits::open_for_section`] through any driver.
+    pub async fn from_driver_for_section(driver: Arc<dyn StorageDriver>, hint: SectionHint) -> Result<Fits> {
+        let cached: Arc<dyn StorageDriver> = Arc::new(fits_io::CacheDriver::new(driver, 2 * PREFETCH_LIMIT));
+        Fits::open_inner(cached, IndexDepth::Until(HduSelector::Index(hint.hdu)), Some(hint)).await
+    }
+
     /// Reads the HDU index through any driver, as far as `depth` needs.
     pub async fn from_driver_until(driver: Arc<dyn StorageDriver>, depth: IndexDepth) -> Result<Fits> {
+        Fits::open_inner(driver, depth, None).await
+    }
+
+    async fn open_inner(driver: Arc<dyn StorageDriver>, depth: IndexDepth, hint: Option<SectionHint>) -> Result<Fits> {
         let (info, head) = driver.read_head(fits_core::DEFAULT_HEADER_READ).await?;
         if head.starts_with(&[0x1f, 0x8b]) {
             let whole = if head.len() as u64 == info.size { head } else { driver.read_range(0..info.size).await? };
             let location = driver.location().to_string();
             let data = gunzip(&location, &whole)?;
             let inner: Arc<dyn StorageDriver> = Arc::new(MemoryDriver::new(location, data));
-            return Box::pin(Fits::from_driver_until(inner, depth)).await;
+            return Box::pin(Fits::open_inner(inner, depth, None)).await;
         }
         let location: Arc<str> = driver.location().into();
         let mut decoder = IndexDecoder::new(info.size);
@@ -102,7 +135,12 @@ impl Fits {
                     break;
                 }
                 Step::Need(ranges) => {
-                    let parts = driver.read_ranges(&ranges).await?;
+                    let mut wanted = ranges.clone();
+                    if let Some(h) = hint.as_ref().filter(|h| decoder.found().len() == h.hdu) {
+                        wanted.extend(guess_section(decoder.found(), ranges[0].start, &h.section, info.size));
+                    }
+                    let mut parts = driver.read_ranges(&wanted).await?;
+                    parts.truncate(ranges.len());
                     for (r, bytes) in ranges.iter().zip(parts) {
                         decoder.push(r.start, bytes).map_err(|e| Error::format(&location, e))?;
                     }
@@ -204,6 +242,28 @@ impl Fits {
             .collect();
         format!("{} HDUs: {}", self.hdus.len(), names.join(", "))
     }
+}
+
+/// The byte ranges of `section` in the HDU whose header starts at `header_start`, guessing its
+/// layout from the extension before it. Empty when there is no such neighbour or the guess
+/// would be too large.
+fn guess_section(found: &[HduEntry], header_start: u64, section: &str, file_len: u64) -> Vec<std::ops::Range<u64>> {
+    let Some(prev) = found.last().filter(|h| h.kind == HduKind::Image) else { return Vec::new() };
+    let Ok(info) = fits_core::ImageInfo::from_header(&prev.header) else { return Vec::new() };
+    let Ok(elems) = crate::parse_section_spec(section, &info.shape) else { return Vec::new() };
+    let Some(sel) = crate::image::whole_image_selection(&info.shape, &elems) else { return Vec::new() };
+    let data_start = header_start + prev.layout.header_len();
+    let elem = info.bitpix.size();
+    if crate::plan::end_offset(&info.shape, elem, data_start, &sel) > file_len {
+        return Vec::new();
+    }
+    let runs = crate::plan::Runs::new(&info.shape, elem, data_start, &sel);
+    if runs.remaining() > PREFETCH_RANGES {
+        return Vec::new();
+    }
+    let ranges: Vec<std::ops::Range<u64>> = runs.map(|r| r.bytes(elem)).collect();
+    let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+    if total > PREFETCH_LIMIT { Vec::new() } else { ranges }
 }
 
 /// Whether the HDUs found so far satisfy an early stop.

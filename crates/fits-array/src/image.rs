@@ -359,6 +359,31 @@ impl<D: Dimension> Section<D> {
     }
 }
 
+/// The ascending per-axis selection that slice elements make of a whole image of `shape`
+/// (for planning reads before a section exists); `None` if they do not fit.
+pub(crate) fn whole_image_selection(shape: &[usize], elems: &[SliceInfoElem]) -> Option<Vec<AxisRange>> {
+    let mut axes = elems.iter().filter(|e| !matches!(e, SliceInfoElem::NewAxis));
+    let mut out = Vec::with_capacity(shape.len());
+    for &n in shape {
+        let sel = match axes.next() {
+            None => AxisSelection { first: 0, step: 1, len: n, index: false },
+            Some(SliceInfoElem::Index(i)) => AxisSelection { first: resolve_index(*i, n)?, step: 1, len: 1, index: true },
+            Some(&SliceInfoElem::Slice { start, end, step }) => {
+                let (from, to) = resolve_range(start, end, n)?;
+                if step == 0 {
+                    return None;
+                }
+                let m = to - from;
+                let first = if step > 0 || m == 0 { from } else { to - 1 };
+                AxisSelection { first, step, len: m.div_ceil(step.unsigned_abs()), index: false }
+            }
+            Some(SliceInfoElem::NewAxis) => return None,
+        };
+        out.push(sel.ascending());
+    }
+    axes.next().is_none().then_some(out)
+}
+
 /// `first + i * step`, for an index `i` proven in range by the caller.
 fn offset(first: usize, step: isize, i: usize) -> usize {
     (first as isize + step * i as isize) as usize

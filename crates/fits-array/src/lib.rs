@@ -34,7 +34,7 @@ mod write;
 pub use cutout::{CutoutSummary, cutout_header, write_cutout};
 pub use data::ArrayData;
 pub use error::{Error, Result};
-pub use fits::{Fits, Hdu, HduSelector, IndexDepth, MAX_GUNZIP_BYTES};
+pub use fits::{Fits, Hdu, HduSelector, IndexDepth, MAX_GUNZIP_BYTES, SectionHint};
 pub use groups::Groups;
 pub use image::{AxisSelection, Image, Planes, Section};
 pub use spec::parse_section_spec;

@@ -90,3 +90,40 @@ async fn a_spectrum_is_one_request_for_many_scattered_elements() {
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0].range.as_deref().unwrap().matches(',').count(), 59);
 }
+
+/// A primary and three extensions; the last one's shape is `last`.
+fn mef(last: [usize; 2]) -> Vec<u8> {
+    let mut bytes = fits_bytes::<u8>(&[], &[], &[]);
+    for (k, shape) in [[300, 400], [300, 400], last].into_iter().enumerate() {
+        let values: Vec<f32> = (0..shape[0] * shape[1]).map(|i| (i + k * 1_000_000) as f32).collect();
+        common::push_extension(&mut bytes, &shape, &values, &format!("E{k}"));
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn a_section_of_a_later_extension_travels_with_its_header() {
+    let server = Server::start(ServerConfig::default()).await.unwrap();
+    server.put("/mef.fits", Bytes::from(mef([300, 400])));
+    let hint = fits_array::SectionHint { hdu: 3, section: "10:20,30:50".into() };
+    let fits = Fits::open_for_section(&server.url("/mef.fits"), &Default::default(), hint).await.unwrap();
+    let before = server.requests().len();
+    let cut = fits.image(3).unwrap().section().slice(s![10..20, 30..50]).unwrap().read::<f32>().await.unwrap();
+    assert_eq!(server.requests().len(), before, "the section was already fetched with the header");
+    assert_eq!(cut[[0, 0]], (10 * 400 + 30 + 2_000_000) as f32);
+    assert_eq!(cut[[9, 19]], (19 * 400 + 49 + 2_000_000) as f32);
+}
+
+#[tokio::test]
+async fn a_wrong_guess_costs_bytes_not_correctness() {
+    let server = Server::start(ServerConfig::default()).await.unwrap();
+    // The last extension has another shape: the guessed rows are the wrong bytes.
+    server.put("/mef.fits", Bytes::from(mef([200, 333])));
+    let hint = fits_array::SectionHint { hdu: 3, section: "10:20,30:50".into() };
+    let fits = Fits::open_for_section(&server.url("/mef.fits"), &Default::default(), hint).await.unwrap();
+    let before = server.requests().len();
+    let cut = fits.image(3).unwrap().section().slice(s![10..20, 30..50]).unwrap().read::<f32>().await.unwrap();
+    assert_eq!(server.requests().len(), before + 1, "the real rows are read");
+    assert_eq!(cut[[0, 0]], (10 * 333 + 30 + 2_000_000) as f32);
+    assert_eq!(cut[[9, 19]], (19 * 333 + 49 + 2_000_000) as f32);
+}

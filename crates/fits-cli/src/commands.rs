@@ -15,7 +15,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Header { src, hdu } => header(&mut session, &src, hdu.as_deref()).await?,
         Command::Layout { src, json } => layout(&mut session, &src, json).await?,
         Command::Cutout { src, hdu, section, output, overwrite } => {
-            let fits = session.open_for(&src, hdu.as_deref()).await?;
+            let fits = session.open_for_section(&src, hdu.as_deref(), section.as_deref()).await?;
             let image = select_image(&fits, hdu.as_deref())?;
             let sec = section_of(&image, section.as_deref())?;
             let summary = fits::write_cutout(&sec, &output, WriteOptions { overwrite }).await?;
@@ -28,7 +28,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Stats { src, hdu, section, per_plane, json } => {
-            let fits = session.open_for(&src, hdu.as_deref()).await?;
+            let fits = session.open_for_section(&src, hdu.as_deref(), section.as_deref()).await?;
             let image = select_image(&fits, hdu.as_deref())?;
             let sec = section_of(&image, section.as_deref())?;
             stats(&sec, per_plane, json).await?;

@@ -51,18 +51,38 @@ impl Session {
         self.open_depth(src, depth).await
     }
 
+    /// Opens a source to read a section of HDU `hdu` next: when `hdu` is an index, the
+    /// section's bytes may travel with its header ([`Fits::from_driver_for_section`]).
+    pub(crate) async fn open_for_section(&mut self, src: &str, hdu: Option<&str>, section: Option<&str>) -> Result<Fits> {
+        let (Some(HduSelector::Index(index)), Some(spec)) = (hdu.map(HduSelector::parse), section) else {
+            return self.open_for(src, hdu).await;
+        };
+        let driver = self.driver(src).await?;
+        let fits = Fits::from_driver_for_section(driver, fits::SectionHint { hdu: index, section: spec.to_string() }).await?;
+        for w in fits.warnings() {
+            eprintln!("warning: {}: {w}", fits.location());
+        }
+        Ok(fits)
+    }
+
+    /// The driver for a source, wrapped in the profiler when the flags ask for one.
+    async fn driver(&mut self, src: &str) -> Result<Arc<dyn StorageDriver>> {
+        let driver: Arc<dyn StorageDriver> = fits::io::open(src, &self.options).await?;
+        if self.profiling() {
+            let p = Profiler::new(driver);
+            self.profilers.push(p.clone());
+            return Ok(p);
+        }
+        Ok(driver)
+    }
+
     /// Opens a source reading every header; its warnings go to stderr.
     pub(crate) async fn open(&mut self, src: &str) -> Result<Fits> {
         self.open_depth(src, IndexDepth::All).await
     }
 
     async fn open_depth(&mut self, src: &str, depth: IndexDepth) -> Result<Fits> {
-        let mut driver: Arc<dyn StorageDriver> = fits::io::open(src, &self.options).await?;
-        if self.profiling() {
-            let p = Profiler::new(driver);
-            self.profilers.push(p.clone());
-            driver = p;
-        }
+        let driver = self.driver(src).await?;
         let fits = Fits::from_driver_until(driver, depth).await?;
         for w in fits.warnings() {
             eprintln!("warning: {}: {w}", fits.location());
