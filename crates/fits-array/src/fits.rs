@@ -136,8 +136,10 @@ impl Fits {
                 }
                 Step::Need(ranges) => {
                     let mut wanted = ranges.clone();
-                    if let Some(h) = hint.as_ref().filter(|h| decoder.found().len() == h.hdu) {
-                        wanted.extend(guess_section(decoder.found(), ranges[0].start, &h.section, info.size));
+                    if let Some(h) = &hint {
+                        if let Some(at) = target_header(decoder.found(), &ranges, h.hdu) {
+                            wanted.extend(guess_section(decoder.found(), at, &h.section, info.size));
+                        }
                     }
                     let mut parts = driver.read_ranges(&wanted).await?;
                     parts.truncate(ranges.len());
@@ -242,6 +244,23 @@ impl Fits {
             .collect();
         format!("{} HDUs: {}", self.hdus.len(), names.join(", "))
     }
+}
+
+/// Where HDU `target` starts, if this batch brings its header: the header needed next
+/// (`ranges[0]`), or one of the decoder's guesses a whole number of extension sizes further on.
+fn target_header(found: &[HduEntry], ranges: &[std::ops::Range<u64>], target: usize) -> Option<u64> {
+    let next = found.len();
+    let first = ranges.first()?.start;
+    if target < next {
+        return None;
+    }
+    if target == next {
+        return Some(first);
+    }
+    let last = found.last()?;
+    let size = last.layout.end() - last.layout.header_start;
+    let at = first.checked_add(size.checked_mul((target - next) as u64)?)?;
+    ranges.iter().any(|r| r.start == at).then_some(at)
 }
 
 /// The byte ranges of `section` in the HDU whose header starts at `header_start`, guessing its
