@@ -24,12 +24,29 @@ struct Scenario {
 }
 
 const SCENARIOS: [Scenario; 6] = [
-    Scenario { id: "header4", what: "header of HDU 4 (HDRTAB)", file: "drc_like.fits", ours: &["header", "{url}", "--hdu", "4"], ratio: 0.25, max_bytes: Some(512_000) },
+    Scenario {
+        id: "header4",
+        what: "header of HDU 4 (HDRTAB)",
+        file: "drc_like.fits",
+        ours: &["header", "{url}", "--hdu", "4"],
+        ratio: 0.25,
+        max_bytes: Some(512_000),
+    },
     Scenario {
         id: "cutout1",
         what: "cutout [1600:1950, 2000:2250] of HDU 1",
         file: "drc_like.fits",
-        ours: &["cutout", "{url}", "--hdu", "1", "--section", "1600:1950,2000:2250", "-o", "{tmp}/c1.fits", "--overwrite"],
+        ours: &[
+            "cutout",
+            "{url}",
+            "--hdu",
+            "1",
+            "--section",
+            "1600:1950,2000:2250",
+            "-o",
+            "{tmp}/c1.fits",
+            "--overwrite",
+        ],
         ratio: 0.125,
         // Never more than the span of the rows touched: 349 row strides plus one row, plus headers.
         max_bytes: Some(349 * 16_880 + 1000 + 66_240),
@@ -42,9 +59,30 @@ const SCENARIOS: [Scenario; 6] = [
         ratio: 0.25,
         max_bytes: Some(300_000),
     },
-    Scenario { id: "spectrum", what: "spectrum [:, 512, 512] of the 419 MB cube", file: "cube_int16.fits", ours: &["stats", "{url}", "--section", ":,512,512", "--json"], ratio: 0.05, max_bytes: Some(2_000_000) },
-    Scenario { id: "plane", what: "plane [0, :, :] of the cube", file: "cube_int16.fits", ours: &["stats", "{url}", "--section", "0,:,:", "--json"], ratio: 0.7, max_bytes: Some(2_300_000) },
-    Scenario { id: "hdu1", what: "all of HDU 1 (71 MB)", file: "drc_like.fits", ours: &["stats", "{url}", "--hdu", "1", "--json"], ratio: 0.7, max_bytes: None },
+    Scenario {
+        id: "spectrum",
+        what: "spectrum [:, 512, 512] of the 419 MB cube",
+        file: "cube_int16.fits",
+        ours: &["stats", "{url}", "--section", ":,512,512", "--json"],
+        ratio: 0.05,
+        max_bytes: Some(2_000_000),
+    },
+    Scenario {
+        id: "plane",
+        what: "plane [0, :, :] of the cube",
+        file: "cube_int16.fits",
+        ours: &["stats", "{url}", "--section", "0,:,:", "--json"],
+        ratio: 0.7,
+        max_bytes: Some(2_300_000),
+    },
+    Scenario {
+        id: "hdu1",
+        what: "all of HDU 1 (71 MB)",
+        file: "drc_like.fits",
+        ours: &["stats", "{url}", "--hdu", "1", "--json"],
+        ratio: 0.7,
+        max_bytes: None,
+    },
 ];
 
 /// A running link emulator process and its stats file.
@@ -73,14 +111,16 @@ impl LinkProc {
         let stdout = child.stdout.take().ok_or("no stdout from fits-netsim")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
-        let addr = line.trim().strip_prefix("listening ").ok_or_else(|| format!("fits-netsim said {line:?}"))?.to_string();
+        let addr =
+            line.trim().strip_prefix("listening ").ok_or_else(|| format!("fits-netsim said {line:?}"))?.to_string();
         Ok(LinkProc { child, addr, stats })
     }
 
     /// (requests, bytes down) so far, once the stats file has caught up.
     fn counters(&self) -> (u64, u64) {
         std::thread::sleep(Duration::from_millis(120));
-        let v: Value = std::fs::read(&self.stats).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+        let v: Value =
+            std::fs::read(&self.stats).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
         (v["requests"].as_u64().unwrap_or(0), v["bytes_down"].as_u64().unwrap_or(0))
     }
 }
@@ -120,7 +160,11 @@ pub(crate) fn run() -> Result {
     let s3_direct = env("AWS_ENDPOINT_URL");
     let aws: Vec<(String, String)> = servers.env.iter().filter(|(k, _)| k.starts_with("AWS_")).cloned().collect();
     let mut up = Command::new(&python);
-    up.arg("benches/python/s3_upload.py").arg(&s3_direct).arg(BUCKET).arg(data.join("drc_like.fits")).arg(data.join("cube_int16.fits"));
+    up.arg("benches/python/s3_upload.py")
+        .arg(&s3_direct)
+        .arg(BUCKET)
+        .arg(data.join("drc_like.fits"))
+        .arg(data.join("cube_int16.fits"));
     crate::util::run(up.envs(aws.iter().cloned()))?;
 
     let tmp = std::env::temp_dir().join(format!("fits-bench-remote-{}", std::process::id()));
@@ -137,8 +181,13 @@ pub(crate) fn run() -> Result {
         let link = if transport == "HTTP" { &http_link } else { &s3_link };
         let endpoint = format!("http://{}", link.addr);
         for sc in &SCENARIOS {
-            let url = if transport == "HTTP" { format!("{endpoint}/{}", sc.file) } else { format!("s3://{BUCKET}/{}", sc.file) };
-            let args: Vec<String> = sc.ours.iter().map(|a| a.replace("{url}", &url).replace("{tmp}", &tmp.display().to_string())).collect();
+            let url = if transport == "HTTP" {
+                format!("{endpoint}/{}", sc.file)
+            } else {
+                format!("s3://{BUCKET}/{}", sc.file)
+            };
+            let args: Vec<String> =
+                sc.ours.iter().map(|a| a.replace("{url}", &url).replace("{tmp}", &tmp.display().to_string())).collect();
             let ours = measure(link, 5, || {
                 let t = Instant::now();
                 let out = Command::new(&fits_bin)
@@ -198,8 +247,11 @@ pub(crate) fn run() -> Result {
     );
     std::fs::create_dir_all(crate::root().join("target/bench-results")).ok();
     let record = json!({"date": today(), "machine": machine(), "versions": versions, "results": results});
-    std::fs::write(crate::root().join("target/bench-results/remote.json"), serde_json::to_string_pretty(&record).unwrap_or_default())
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        crate::root().join("target/bench-results/remote.json"),
+        serde_json::to_string_pretty(&record).unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
     update_doc(&crate::root().join("docs/benchmarks.md"), "remote", &section)?;
     println!("{section}");
     drop(servers);
@@ -210,4 +262,3 @@ pub(crate) fn run() -> Result {
 fn kb(bytes: u64) -> String {
     if bytes >= 1_000_000 { format!("{:.1} MB", bytes as f64 / 1e6) } else { format!("{:.0} kB", bytes as f64 / 1e3) }
 }
-

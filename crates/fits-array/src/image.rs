@@ -367,7 +367,9 @@ pub(crate) fn whole_image_selection(shape: &[usize], elems: &[SliceInfoElem]) ->
     for &n in shape {
         let sel = match axes.next() {
             None => AxisSelection { first: 0, step: 1, len: n, index: false },
-            Some(SliceInfoElem::Index(i)) => AxisSelection { first: resolve_index(*i, n)?, step: 1, len: 1, index: true },
+            Some(SliceInfoElem::Index(i)) => {
+                AxisSelection { first: resolve_index(*i, n)?, step: 1, len: 1, index: true }
+            }
             Some(&SliceInfoElem::Slice { start, end, step }) => {
                 let (from, to) = resolve_range(start, end, n)?;
                 if step == 0 {

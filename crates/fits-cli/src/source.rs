@@ -17,7 +17,12 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(profile: bool, profile_json: Option<PathBuf>, anonymous: bool, concurrency: Option<usize>) -> Session {
+    pub(crate) fn new(
+        profile: bool,
+        profile_json: Option<PathBuf>,
+        anonymous: bool,
+        concurrency: Option<usize>,
+    ) -> Session {
         let mut options = fits::io::OpenOptions::default().anonymous(anonymous);
         if let Some(n) = concurrency {
             options = options.read_options(fits::io::ReadOptions { concurrency: n.max(1), ..Default::default() });
@@ -53,12 +58,18 @@ impl Session {
 
     /// Opens a source to read a section of HDU `hdu` next: when `hdu` is an index, the
     /// section's bytes may travel with its header ([`Fits::from_driver_for_section`]).
-    pub(crate) async fn open_for_section(&mut self, src: &str, hdu: Option<&str>, section: Option<&str>) -> Result<Fits> {
+    pub(crate) async fn open_for_section(
+        &mut self,
+        src: &str,
+        hdu: Option<&str>,
+        section: Option<&str>,
+    ) -> Result<Fits> {
         let (Some(HduSelector::Index(index)), Some(spec)) = (hdu.map(HduSelector::parse), section) else {
             return self.open_for(src, hdu).await;
         };
         let driver = self.driver(src).await?;
-        let fits = Fits::from_driver_for_section(driver, fits::SectionHint { hdu: index, section: spec.to_string() }).await?;
+        let fits =
+            Fits::from_driver_for_section(driver, fits::SectionHint { hdu: index, section: spec.to_string() }).await?;
         for w in fits.warnings() {
             eprintln!("warning: {}: {w}", fits.location());
         }

@@ -490,7 +490,14 @@ mod tests {
         let mut f = hdu_bytes(&[("SIMPLE", true.into()), ("BITPIX", 8i64.into()), ("NAXIS", 0i64.into())], 0);
         for _ in 0..12 {
             f.extend(hdu_bytes(
-                &[("XTENSION", "IMAGE".into()), ("BITPIX", 8i64.into()), ("NAXIS", 1i64.into()), ("NAXIS1", 100_000i64.into()), ("PCOUNT", 0i64.into()), ("GCOUNT", 1i64.into())],
+                &[
+                    ("XTENSION", "IMAGE".into()),
+                    ("BITPIX", 8i64.into()),
+                    ("NAXIS", 1i64.into()),
+                    ("NAXIS1", 100_000i64.into()),
+                    ("PCOUNT", 0i64.into()),
+                    ("GCOUNT", 1i64.into()),
+                ],
                 100_000,
             ));
         }
@@ -509,12 +516,22 @@ mod tests {
         let mut g = hdu_bytes(&[("SIMPLE", true.into()), ("BITPIX", 8i64.into()), ("NAXIS", 0i64.into())], 0);
         for n in [100_000i64, 250_000, 90_000, 310_000] {
             g.extend(hdu_bytes(
-                &[("XTENSION", "IMAGE".into()), ("BITPIX", 8i64.into()), ("NAXIS", 1i64.into()), ("NAXIS1", n.into()), ("PCOUNT", 0i64.into()), ("GCOUNT", 1i64.into())],
+                &[
+                    ("XTENSION", "IMAGE".into()),
+                    ("BITPIX", 8i64.into()),
+                    ("NAXIS", 1i64.into()),
+                    ("NAXIS1", n.into()),
+                    ("PCOUNT", 0i64.into()),
+                    ("GCOUNT", 1i64.into()),
+                ],
                 n as usize,
             ));
         }
         let idx = IndexDecoder::decode_all(&g).unwrap();
-        assert_eq!(idx.hdus.iter().map(|h| h.layout.data_len).collect::<Vec<_>>(), [0, 100_000, 250_000, 90_000, 310_000]);
+        assert_eq!(
+            idx.hdus.iter().map(|h| h.layout.data_len).collect::<Vec<_>>(),
+            [0, 100_000, 250_000, 90_000, 310_000]
+        );
     }
 
     #[test]

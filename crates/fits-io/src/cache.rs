@@ -246,7 +246,8 @@ mod tests {
     #[tokio::test]
     async fn serves_repeats_from_memory_and_fetches_only_gaps() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        let inner = Arc::new(Counting(MemoryDriver::new("m", data.clone()), AtomicUsize::new(0), Mutex::new(Vec::new())));
+        let inner =
+            Arc::new(Counting(MemoryDriver::new("m", data.clone()), AtomicUsize::new(0), Mutex::new(Vec::new())));
         let c = CacheDriver::new(inner.clone(), 1 << 20);
         assert_eq!(&c.read_range(1000..2000).await.unwrap()[..], &data[1000..2000]);
         assert_eq!(&c.read_range(1200..1300).await.unwrap()[..], &data[1200..1300]);

@@ -452,7 +452,7 @@ impl HttpDriver {
             Err(e) => return Attempt::Retry(self.network(e, "reading a multi-range body"), None),
         };
         seen.1 = body.len() as u64;
-        let parts: Vec<(Range<u64>, Option<u64>, Bytes)> = if let Some(boundary) = multipart_boundary(&content_type) {
+        let parts: Vec<Part> = if let Some(boundary) = multipart_boundary(&content_type) {
             match parse_multipart(&body, &boundary) {
                 Ok(p) => p,
                 Err(detail) => return Attempt::Retry(self.invalid(detail), None),
@@ -541,11 +541,11 @@ fn multipart_boundary(content_type: &str) -> Option<String> {
     })
 }
 
+/// One part of a multipart answer: its range, the object's total size if given, its bytes.
+pub(crate) type Part = (Range<u64>, Option<u64>, Bytes);
+
 /// Splits a `multipart/byteranges` body into (range, total, bytes) parts, zero-copy.
-pub(crate) fn parse_multipart(
-    body: &Bytes,
-    boundary: &str,
-) -> std::result::Result<Vec<(Range<u64>, Option<u64>, Bytes)>, String> {
+pub(crate) fn parse_multipart(body: &Bytes, boundary: &str) -> std::result::Result<Vec<Part>, String> {
     let delim = format!("--{boundary}");
     let find =
         |from: usize, needle: &[u8]| body[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from);

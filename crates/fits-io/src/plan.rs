@@ -48,7 +48,14 @@ impl Default for ReadOptions {
 impl ReadOptions {
     /// Options that issue every range as its own request, one at a time (no merging, no splitting).
     pub fn exact() -> ReadOptions {
-        ReadOptions { coalesce_gap: 0, max_request: u64::MAX, split_size: u64::MAX, min_part: u64::MAX, fan_out: 1, concurrency: 1 }
+        ReadOptions {
+            coalesce_gap: 0,
+            max_request: u64::MAX,
+            split_size: u64::MAX,
+            min_part: u64::MAX,
+            fan_out: 1,
+            concurrency: 1,
+        }
     }
 
     /// The part size that spreads `total` bytes over `fan_out` connections, kept between
@@ -85,8 +92,12 @@ pub fn plan_requests(ranges: &[Range<u64>], options: &ReadOptions) -> Vec<Range<
     let remaining = spans.len() - merge.iter().filter(|&&m| m).count();
     let excess = remaining.saturating_sub(options.fan_out.clamp(1, options.concurrency.max(1)));
     if excess > 0 {
-        let mut candidates: Vec<(u64, usize)> =
-            gaps.iter().enumerate().filter(|&(i, &g)| !merge[i] && g <= options.coalesce_gap).map(|(i, &g)| (g, i)).collect();
+        let mut candidates: Vec<(u64, usize)> = gaps
+            .iter()
+            .enumerate()
+            .filter(|&(i, &g)| !merge[i] && g <= options.coalesce_gap)
+            .map(|(i, &g)| (g, i))
+            .collect();
         if candidates.len() <= excess {
             candidates.iter().for_each(|&(_, i)| merge[i] = true);
         } else {
@@ -263,7 +274,14 @@ mod tests {
     fn assembles_slices_and_joins() {
         let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
         let ranges = vec![50_000..50_010, 0..40_000, 10..20, 99_990..100_000];
-        let o = ReadOptions { coalesce_gap: 5, max_request: 30_000, split_size: 7_000, min_part: 1000, fan_out: 2, concurrency: 2 };
+        let o = ReadOptions {
+            coalesce_gap: 5,
+            max_request: 30_000,
+            split_size: 7_000,
+            min_part: 1000,
+            fan_out: 2,
+            concurrency: 2,
+        };
         let requests = plan_requests(&ranges, &o);
         let fetched: Vec<Bytes> =
             requests.iter().map(|r| Bytes::copy_from_slice(&data[r.start as usize..r.end as usize])).collect();

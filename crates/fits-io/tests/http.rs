@@ -205,3 +205,16 @@ async fn timeouts_are_retried() {
     assert_eq!(&head[..], &d[..100]);
     assert_eq!(server.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn redirects_are_followed() {
+    let server = Server::start(ServerConfig::default()).await.unwrap();
+    let moved = data(20_000);
+    server.put("/moved.fits", moved.clone());
+    server.inject([Fault::Redirect("/moved.fits".into())]);
+    let driver = HttpDriver::new(&server.url("/old.fits")).unwrap().with_retry(fast_retry());
+    let (info, head) = driver.read_head(100).await.unwrap();
+    assert_eq!((info.size, &head[..]), (20_000, &moved[..100]));
+    let log = server.requests();
+    assert_eq!((log[0].path.as_str(), log[1].path.as_str()), ("/old.fits", "/moved.fits"));
+}

@@ -80,7 +80,7 @@ impl RequestCounter {
                 continue;
             }
             self.prefix.push(b);
-            if Self::METHODS.iter().any(|m| self.prefix.as_slice() == *m) {
+            if Self::METHODS.contains(&self.prefix.as_slice()) {
                 n += 1;
                 self.settled = true;
             } else if !Self::METHODS.iter().any(|m| m.starts_with(&self.prefix)) {
@@ -155,7 +155,13 @@ fn quick_ack(stream: &tokio::net::tcp::OwnedReadHalf) {
         let one: libc::c_int = 1;
         // SAFETY: fd is a live TCP socket owned by `stream`; the option value is a c_int.
         unsafe {
-            libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK, (&one as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t);
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
         }
     }
     #[cfg(not(target_os = "linux"))]
@@ -225,7 +231,8 @@ mod tests {
 
     #[test]
     fn counts_request_lines_across_chunks() {
-        let stream = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nX-GET /: no\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+        let stream =
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nX-GET /: no\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
         for cut in 1..stream.len() {
             let mut c = RequestCounter::default();
             let n = c.count(&stream[..cut]) + c.count(&stream[cut..]);

@@ -56,6 +56,8 @@ pub enum Fault {
     IgnoreRange,
     /// Wait this long before answering.
     Delay(Duration),
+    /// Answer `302 Found` with this `Location`.
+    Redirect(String),
 }
 
 /// One request as the server saw it.
@@ -231,6 +233,13 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
             return r;
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
+        Some(Fault::Redirect(to)) => {
+            let mut r = status(StatusCode::FOUND);
+            if let Ok(v) = HeaderValue::from_str(to) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            return r;
+        }
         _ => {}
     }
     let (data, etag) = match lock(&state.files).get(&record.path) {

@@ -18,7 +18,9 @@ fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) != Some("link") {
-        eprintln!("usage: fits-netsim link --upstream HOST:PORT [--listen ADDR] [--rtt-ms MS] [--mbps MB/s] [--stats FILE]");
+        eprintln!(
+            "usage: fits-netsim link --upstream HOST:PORT [--listen ADDR] [--rtt-ms MS] [--mbps MB/s] [--stats FILE]"
+        );
         std::process::exit(2);
     }
     let parse = |name: &str, default: &str| -> String { arg(&args, name).unwrap_or(default).to_string() };
