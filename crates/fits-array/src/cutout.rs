@@ -1,7 +1,8 @@
 //! Cutouts: a section written as a new FITS file, its header carried over with the WCS shifted for the cut.
 
 use crate::error::Result;
-use crate::image::{AxisSelection, Section};
+use crate::geometry::AxisSelection;
+use crate::image::Section;
 use crate::with_array_data;
 use crate::write::{ImageWriter, WriteOptions};
 use fits_core::write::{image_header, is_structural};

@@ -309,6 +309,62 @@ pub trait Element: Copy + Default + PartialOrd + Send + Sync + fmt::Debug + 'sta
     fn to_f64(self) -> f64;
 }
 
+/// Encodes physical values as the stored big-endian values of `conv` (appended to `dst`):
+/// `stored = round((value - BZERO) / BSCALE)` for integer storage, NaN as BLANK.
+///
+/// Values whose type is the storage's exact native type (`f32` into BITPIX -32, `u16` into
+/// BITPIX 16 with BZERO 32768, ...) are copied without arithmetic. Errors, naming the first
+/// offending element: NaN into integers without BLANK, values out of the stored type's range,
+/// infinities into integers. On error `dst` is left as it was.
+pub fn encode_physical<T: Element>(values: &[T], conv: &Conversion, dst: &mut Vec<u8>) -> Result<()> {
+    let scaling = conv.scaling.unwrap_or_default();
+    let (bitpix, zero) = T::DTYPE.storage();
+    if bitpix == conv.bitpix && scaling.bscale == 1.0 && zero as f64 == scaling.bzero {
+        T::encode(values, dst);
+        return Ok(());
+    }
+    let start = dst.len();
+    let fail = |dst: &mut Vec<u8>, i: usize, v: f64, why: &str| {
+        dst.truncate(start);
+        Err(Error::Conversion {
+            from: format!("{} values", T::DTYPE),
+            to: conv.bitpix.raw_dtype().name(),
+            reason: format!("element {i} ({v}): {why}"),
+        })
+    };
+    let (a, b) = (scaling.bscale, scaling.bzero);
+    dst.reserve(values.len() * conv.bitpix.size());
+    macro_rules! ints {
+        ($t:ty) => {{
+            for (i, v) in values.iter().enumerate() {
+                let x = v.to_f64();
+                let stored: $t = if x.is_nan() {
+                    match scaling.blank.and_then(|bl| <$t>::try_from(bl).ok()) {
+                        Some(bl) => bl,
+                        None => return fail(dst, i, x, "NaN needs a BLANK value in an integer image"),
+                    }
+                } else {
+                    let q = ((x - b) / a).round();
+                    if !(q >= <$t>::MIN as f64 && q <= <$t>::MAX as f64) {
+                        return fail(dst, i, x, "outside the range of the stored type after BSCALE/BZERO");
+                    }
+                    q as $t
+                };
+                dst.extend_from_slice(&stored.to_be_bytes());
+            }
+        }};
+    }
+    match conv.bitpix {
+        Bitpix::U8 => ints!(u8),
+        Bitpix::I16 => ints!(i16),
+        Bitpix::I32 => ints!(i32),
+        Bitpix::I64 => ints!(i64),
+        Bitpix::F32 => values.iter().for_each(|v| dst.extend_from_slice(&(((v.to_f64() - b) / a) as f32).to_bits().to_be_bytes())),
+        Bitpix::F64 => values.iter().for_each(|v| dst.extend_from_slice(&((v.to_f64() - b) / a).to_bits().to_be_bytes())),
+    }
+    Ok(())
+}
+
 /// Decodes `dst.len()` elements, checking `src` is long enough first.
 pub fn decode_into<T: Element>(src: &[u8], step: usize, conv: &Conversion, dst: &mut [T]) -> Result<()> {
     let step = step.max(1);
@@ -824,6 +880,35 @@ mod tests {
         )));
         assert!(!i16::can_decode_in_place(&Conversion::physical(Bitpix::I16, s(32768.0))));
         assert!(!f64::can_decode_in_place(&Conversion::raw(Bitpix::F32)));
+    }
+
+    #[test]
+    fn encoding_physical_values_round_trips() {
+        let s = Scaling { bscale: 0.5, bzero: 100.0, blank: Some(-32768) };
+        let conv = Conversion::physical(Bitpix::I16, s);
+        let values = [100.0f32, 101.5, f32::NAN, 90.25];
+        let mut bytes = Vec::new();
+        encode_physical(&values, &conv, &mut bytes).unwrap();
+        let mut back = [0f32; 4];
+        decode_into(&bytes, 1, &conv, &mut back).unwrap();
+        assert_eq!(back[0], 100.0);
+        assert_eq!(back[1], 101.5);
+        assert!(back[2].is_nan());
+        assert_eq!(back[3], 90.0, "(90.25 - 100) / 0.5 = -19.5 rounds to -20");
+        // Exact storage copies.
+        let mut raw = Vec::new();
+        encode_physical(&[1u16, 65535], &Conversion::physical(Bitpix::I16, Scaling { bscale: 1.0, bzero: 32768.0, blank: None }), &mut raw).unwrap();
+        assert_eq!(raw, [0x80, 0x01, 0x7f, 0xff]);
+        // Errors name the element and leave the buffer as it was.
+        let mut out = vec![9u8];
+        let no_blank = Conversion::physical(Bitpix::I16, Scaling::default());
+        let e = encode_physical(&[1.0f64, f64::NAN], &no_blank, &mut out).unwrap_err().to_string();
+        assert!(e.contains("element 1") && e.contains("BLANK"), "{e}");
+        assert_eq!(out, [9u8]);
+        let e = encode_physical(&[40000.0f64], &no_blank, &mut out).unwrap_err().to_string();
+        assert!(e.contains("outside the range"), "{e}");
+        let e = encode_physical(&[f64::INFINITY], &no_blank, &mut out).unwrap_err().to_string();
+        assert!(e.contains("outside the range"), "{e}");
     }
 
     #[test]

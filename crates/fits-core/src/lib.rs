@@ -31,7 +31,7 @@ mod value;
 pub mod write;
 
 pub use card::{CARD_LEN, Card};
-pub use element::{Bitpix, Conversion, DType, Element, Scaling, decode_in_place, decode_into};
+pub use element::{Bitpix, Conversion, DType, Element, Scaling, decode_in_place, decode_into, encode_physical};
 pub use error::{Error, Result, Warning};
 pub use hdu::{
     GroupsInfo, HduKind, HduLayout, ImageInfo, axes, axes_with_prefix, bitpix, data_len, kind_of, padded, scaling,

@@ -35,6 +35,7 @@ mod memory;
 mod object;
 pub mod plan;
 mod retry;
+mod write;
 
 pub use cache::CacheDriver;
 pub use error::{Error, Result};
@@ -46,6 +47,7 @@ pub use memory::MemoryDriver;
 pub use object::{CloudOptions, ObjectDriver};
 pub use plan::ReadOptions;
 pub use retry::RetryConfig;
+pub use write::{LocalUpdate, LocalWrite, Upload};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -102,6 +104,11 @@ pub trait StorageDriver: Send + Sync + fmt::Debug {
     /// How [`read_ranges`](StorageDriver::read_ranges) plans requests.
     fn read_options(&self) -> ReadOptions {
         ReadOptions::default()
+    }
+
+    /// Starts a multipart upload that will replace the object when completed.
+    async fn create_upload(&self) -> Result<Box<dyn Upload>> {
+        Err(Error::Unsupported { driver: self.name(), location: self.location().to_string(), operation: "multipart upload" })
     }
 
     /// Replaces the whole object with `data` (atomically where the store allows it).
@@ -163,6 +170,9 @@ impl<D: StorageDriver + ?Sized> StorageDriver for Arc<D> {
     }
     async fn put(&self, data: Bytes) -> Result<()> {
         (**self).put(data).await
+    }
+    async fn create_upload(&self) -> Result<Box<dyn Upload>> {
+        (**self).create_upload().await
     }
 }
 
@@ -246,6 +256,7 @@ impl OpenOptions {
     }
 }
 
+#[cfg_attr(all(feature = "http", feature = "s3", feature = "gcs", feature = "azure"), allow(dead_code))]
 fn unsupported(source: &str, feature: &str) -> Error {
     Error::UnsupportedSource {
         location: source.to_string(),

@@ -15,10 +15,23 @@ use crate::retry::RetryConfig;
 use crate::{Error, ObjectInfo, ObserverSlot, RequestObserver, Result, StorageDriver};
 use async_trait::async_trait;
 use bytes::Bytes;
+use crate::Upload;
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::{GetOptions, GetRange, MultipartId, ObjectStore};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
+
+/// object_store's multipart interface (which has no `Debug`).
+#[derive(Clone)]
+struct Multipart(Arc<dyn MultipartStore>);
+
+impl std::fmt::Debug for Multipart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MultipartStore")
+    }
+}
 
 /// Settings for object-store sources beyond the environment.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +58,7 @@ impl CloudOptions {
 #[derive(Debug)]
 pub struct ObjectDriver {
     store: Arc<dyn ObjectStore>,
+    multipart: Multipart,
     path: Path,
     location: String,
     name: &'static str,
@@ -100,7 +114,8 @@ impl ObjectDriver {
             b = b.with_retry(object_retry(r));
         }
         let store = b.build().map_err(|e| Error::Config { location: url.to_string(), reason: e.to_string() })?;
-        Ok(ObjectDriver::new(Arc::new(store), key, url, "s3"))
+        let store = Arc::new(store);
+        Ok(ObjectDriver::new(store.clone(), store, key, url, "s3"))
     }
 
     /// A Google Cloud Storage object, `gs://bucket/key`.
@@ -116,7 +131,8 @@ impl ObjectDriver {
             b = b.with_retry(object_retry(r));
         }
         let store = b.build().map_err(|e| Error::Config { location: url.to_string(), reason: e.to_string() })?;
-        Ok(ObjectDriver::new(Arc::new(store), key, url, "gcs"))
+        let store = Arc::new(store);
+        Ok(ObjectDriver::new(store.clone(), store, key, url, "gcs"))
     }
 
     /// An Azure Blob Storage object, `az://container/key` (account from `AZURE_STORAGE_ACCOUNT_NAME`).
@@ -132,12 +148,14 @@ impl ObjectDriver {
             b = b.with_retry(object_retry(r));
         }
         let store = b.build().map_err(|e| Error::Config { location: url.to_string(), reason: e.to_string() })?;
-        Ok(ObjectDriver::new(Arc::new(store), key, url, "azure"))
+        let store = Arc::new(store);
+        Ok(ObjectDriver::new(store.clone(), store, key, url, "azure"))
     }
 
-    fn new(store: Arc<dyn ObjectStore>, key: &str, url: &str, name: &'static str) -> ObjectDriver {
+    fn new(store: Arc<dyn ObjectStore>, multipart: Arc<dyn MultipartStore>, key: &str, url: &str, name: &'static str) -> ObjectDriver {
         ObjectDriver {
             store,
+            multipart: Multipart(multipart),
             path: Path::from(key),
             location: url.to_string(),
             name,
@@ -327,6 +345,19 @@ impl StorageDriver for ObjectDriver {
         true
     }
 
+    async fn create_upload(&self) -> Result<Box<dyn Upload>> {
+        let id = self.multipart.0.create_multipart(&self.path).await.map_err(|e| self.map_err(e))?;
+        *self.info.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(Box::new(ObjectUpload {
+            store: self.multipart.clone(),
+            path: self.path.clone(),
+            id,
+            location: self.location.clone(),
+            name: self.name,
+            parts: Mutex::new(BTreeMap::new()),
+        }))
+    }
+
     async fn put(&self, data: Bytes) -> Result<()> {
         let started = std::time::Instant::now();
         let n = data.len() as u64;
@@ -338,6 +369,61 @@ impl StorageDriver for ObjectDriver {
         self.observer.report(started, Vec::new(), n, r.as_ref().ok().map(|_| 200));
         *self.info.lock().unwrap_or_else(|p| p.into_inner()) = None;
         r.map(|_| ())
+    }
+}
+
+/// A multipart upload to an object store.
+#[derive(Debug)]
+struct ObjectUpload {
+    store: Multipart,
+    path: Path,
+    id: MultipartId,
+    location: String,
+    name: &'static str,
+    parts: Mutex<BTreeMap<usize, PartId>>,
+}
+
+impl ObjectUpload {
+    fn err(&self, what: &str, e: object_store::Error) -> Error {
+        Error::Network { driver: self.name, location: self.location.clone(), detail: what.to_string(), source: Some(Box::new(e)) }
+    }
+}
+
+#[async_trait]
+impl Upload for ObjectUpload {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn min_part_size(&self) -> u64 {
+        5 << 20
+    }
+
+    async fn put_part(&self, index: usize, data: Bytes) -> Result<()> {
+        let id = self.store.0.put_part(&self.path, &self.id, index, data.into()).await.map_err(|e| self.err(&format!("uploading part {index}"), e))?;
+        self.parts.lock().unwrap_or_else(|p| p.into_inner()).insert(index, id);
+        Ok(())
+    }
+
+    async fn complete(&self, parts: usize) -> Result<()> {
+        let ids: Vec<PartId> = {
+            let held = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+            match (0..parts).map(|i| held.get(&i).cloned()).collect::<Option<Vec<_>>>() {
+                Some(ids) => ids,
+                None => {
+                    return Err(Error::InvalidResponse {
+                        location: self.location.clone(),
+                        detail: format!("cannot complete the upload: not all of parts 0..{parts} were uploaded"),
+                    });
+                }
+            }
+        };
+        self.store.0.complete_multipart(&self.path, &self.id, ids).await.map_err(|e| self.err("completing the upload", e))?;
+        Ok(())
+    }
+
+    async fn abort(&self) -> Result<()> {
+        self.store.0.abort_multipart(&self.path, &self.id).await.map_err(|e| self.err("aborting the upload", e))
     }
 }
 
