@@ -176,6 +176,7 @@ impl Servers {
             ("AWS_SECRET_ACCESS_KEY", KEY_SECRET.to_string()),
             ("AWS_REGION", "garage".to_string()),
             ("FITS_TEST_S3_BUCKET", BUCKET.to_string()),
+            ("FITS_TEST_GARAGE_CONFIG", conf_path.display().to_string()),
         ] {
             self.env.push((k.to_string(), v));
         }

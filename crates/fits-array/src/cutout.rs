@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::geometry::AxisSelection;
 use crate::image::Section;
 use crate::with_array_data;
-use crate::write::{ImageWriter, WriteOptions};
+use crate::write::{FitsWriter, WriteOptions};
 use fits_core::write::{image_header, is_structural};
 use fits_core::{Card, DType, Header, Value};
 use ndarray::IxDyn;
@@ -140,12 +140,12 @@ pub async fn write_cutout(
     let shape: Vec<usize> = selection.iter().map(|s| s.len).collect();
     let dtype = data.dtype();
     let file_bytes = crate::write::file_size(&header, dtype, data.len() as u64);
-    let mut writer = ImageWriter::create(path, header, options)?;
-    with_array_data!(&data, a => match a.as_slice() {
-        Some(s) => writer.write(s)?,
-        None => writer.write(&a.iter().copied().collect::<Vec<_>>())?,
-    });
-    writer.finish()?;
+    let dest = path.as_ref().display().to_string();
+    let mut writer = FitsWriter::create(&dest, options).await?;
+    writer.begin_image(header).await?;
+    with_array_data!(&data, a => writer.write_array(&a.view()).await?);
+    writer.end_hdu().await?;
+    writer.finish().await?;
     Ok(CutoutSummary { shape, dtype, file_bytes })
 }
 

@@ -41,7 +41,7 @@ pub use geometry::AxisSelection;
 pub use image::{Image, Planes, Section};
 pub use spec::parse_section_spec;
 pub use stats::Stats;
-pub use write::{ImageWriter, WriteOptions, file_size, write_file};
+pub use write::{FitsWriter, RandomWriter, UpdateFile, WriteOptions, file_size, write_file};
 
 pub use fits_core;
 pub use fits_io;

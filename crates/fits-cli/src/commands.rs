@@ -18,7 +18,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             let fits = session.open_for_section(&src, hdu.as_deref(), section.as_deref()).await?;
             let image = select_image(&fits, hdu.as_deref())?;
             let sec = section_of(&image, section.as_deref())?;
-            let summary = fits::write_cutout(&sec, &output, WriteOptions { overwrite }).await?;
+            let summary = fits::write_cutout(&sec, &output, WriteOptions { overwrite, ..Default::default() }).await?;
             eprintln!(
                 "wrote {} ({} {:?}, {} bytes)",
                 output.display(),

@@ -5,7 +5,7 @@ use crate::source::Session;
 use anyhow::{Context, Result};
 use fits::core::write::image_header;
 use fits::core::{Card, DType};
-use fits::{Fits, ImageWriter, Stats, WriteOptions};
+use fits::{Fits, FitsWriter, Stats, WriteOptions};
 use std::path::{Path, PathBuf};
 
 /// Side of the square sample image.
@@ -14,7 +14,7 @@ const SIDE: usize = 2048;
 const SECTION: &str = "900:1250,1000:1250";
 
 /// Writes the sample: a drizzled-like float32 image with a TAN WCS, sky noise and stars.
-fn write_sample(path: &Path) -> Result<()> {
+async fn write_sample(path: &Path) -> Result<()> {
     let mut h = image_header(DType::F32, &[SIDE, SIDE], true);
     for (k, v) in [
         ("OBJECT", fits::core::Value::from("DEMO-FIELD")),
@@ -32,7 +32,8 @@ fn write_sample(path: &Path) -> Result<()> {
     ] {
         h.push(Card::new(k, v));
     }
-    let mut w = ImageWriter::create(path, h, WriteOptions { overwrite: true })?;
+    let mut w = FitsWriter::create(&path.display().to_string(), WriteOptions::overwrite()).await?;
+    w.begin_image(h).await?;
     let stars: Vec<(f64, f64, f64)> = (0..600u64)
         .map(|k| (unit(1, k) * SIDE as f64, unit(2, k) * SIDE as f64, 1.0 + 60.0 * unit(3, k).powi(5)))
         .collect();
@@ -48,9 +49,10 @@ fn write_sample(path: &Path) -> Result<()> {
                 *v += (amp * (-r2 / 5.0).exp()) as f32;
             }
         }
-        w.write(&row)?;
+        w.write(&row).await?;
     }
-    Ok(w.finish()?)
+    w.end_hdu().await?;
+    Ok(w.finish().await?)
 }
 
 /// A deterministic value in [0, 1).
@@ -77,7 +79,7 @@ pub(crate) async fn run(session: &mut Session, keep: Option<PathBuf>) -> Result<
         }
     };
     let sample = dir.join("demo_sample.fits");
-    write_sample(&sample)?;
+    write_sample(&sample).await?;
     let size = std::fs::metadata(&sample)?.len();
     println!("1. wrote the sample {} ({:.1} MB, {SIDE}x{SIDE} float32, TAN WCS)", sample.display(), size as f64 / 1e6);
 
@@ -106,7 +108,7 @@ pub(crate) async fn run(session: &mut Session, keep: Option<PathBuf>) -> Result<
     let cut = dir.join("demo_cutout.fits");
     let section = section_of(&image, Some(SECTION))?;
     let rows = section.byte_ranges().len();
-    let summary = fits::write_cutout(&section, &cut, WriteOptions { overwrite: true }).await?;
+    let summary = fits::write_cutout(&section, &cut, WriteOptions::overwrite()).await?;
     let cut_wall = started.elapsed();
     let requests = server.requests();
     println!("4. cut out [{SECTION}] ({rows} rows) into {} ({} bytes)", cut.display(), summary.file_bytes);

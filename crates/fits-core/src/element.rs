@@ -315,7 +315,7 @@ pub trait Element: Copy + Default + PartialOrd + Send + Sync + fmt::Debug + 'sta
 /// Values whose type is the storage's exact native type (`f32` into BITPIX -32, `u16` into
 /// BITPIX 16 with BZERO 32768, ...) are copied without arithmetic. Errors, naming the first
 /// offending element: NaN into integers without BLANK, values out of the stored type's range,
-/// infinities into integers. On error `dst` is left as it was.
+/// infinities into integers, fractions into integers without BSCALE. On error `dst` is left as it was.
 pub fn encode_physical<T: Element>(values: &[T], conv: &Conversion, dst: &mut Vec<u8>) -> Result<()> {
     let scaling = conv.scaling.unwrap_or_default();
     let (bitpix, zero) = T::DTYPE.storage();
@@ -344,7 +344,11 @@ pub fn encode_physical<T: Element>(values: &[T], conv: &Conversion, dst: &mut Ve
                         None => return fail(dst, i, x, "NaN needs a BLANK value in an integer image"),
                     }
                 } else {
-                    let q = ((x - b) / a).round();
+                    let exact = (x - b) / a;
+                    let q = exact.round();
+                    if a == 1.0 && q != exact {
+                        return fail(dst, i, x, "not a whole number, and the image has no BSCALE to quantize with");
+                    }
                     if !(q >= <$t>::MIN as f64 && q <= <$t>::MAX as f64) {
                         return fail(dst, i, x, "outside the range of the stored type after BSCALE/BZERO");
                     }
@@ -909,6 +913,9 @@ mod tests {
         assert!(e.contains("outside the range"), "{e}");
         let e = encode_physical(&[f64::INFINITY], &no_blank, &mut out).unwrap_err().to_string();
         assert!(e.contains("outside the range"), "{e}");
+        // Without BSCALE, floats must be whole numbers: 1.7 is not silently stored as 2.
+        let e = encode_physical(&[2.0f32, 1.7], &no_blank, &mut out).unwrap_err().to_string();
+        assert!(e.contains("element 1") && e.contains("whole number"), "{e}");
     }
 
     #[test]
