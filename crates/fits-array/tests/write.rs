@@ -115,7 +115,8 @@ async fn appending_keeps_the_file_whole_or_as_it_was() {
 async fn bad_input_is_refused_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("bad.fits").display().to_string();
-    let cases: Vec<(&str, Box<dyn Fn(&mut FitsWriter) -> futures::future::BoxFuture<'_, fits_array::Result<()>>>)> = vec![
+    type Act = Box<dyn Fn(&mut FitsWriter) -> futures::future::BoxFuture<'_, fits_array::Result<()>>>;
+    let cases: Vec<(&str, Act)> = vec![
         ("exceed the header's 12 elements", Box::new(|w| Box::pin(async move { w.write(&[0f32; 13]).await }))),
         ("whole number", Box::new(|w| Box::pin(async move { w.write(&[0.5f64]).await }))),
         ("BLANK", Box::new(|w| Box::pin(async move { w.write(&[f32::NAN]).await }))),
