@@ -27,8 +27,9 @@ pub(crate) fn run(args: &[String]) -> Result {
     match which {
         "local" => local(),
         "remote" => crate::bench_remote::run(),
-        "all" => local().and_then(|_| crate::bench_remote::run()),
-        other => Err(format!("unknown benchmark set {other:?} (try: local, remote, all)")),
+        "write" => crate::bench_write::run(),
+        "all" => local().and_then(|_| crate::bench_remote::run()).and_then(|_| crate::bench_write::run()),
+        other => Err(format!("unknown benchmark set {other:?} (try: local, remote, write, all)")),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_remote;
+mod bench_write;
 mod gendata;
 mod servers;
 mod test;
@@ -18,9 +19,10 @@ tasks:
   test                 install missing test tools, start test servers, run every test
   gen-data [--force] [FILE...]
                        write the benchmark files into data/ (drc_like.fits, cube_int16.fits)
-  bench [local|remote|all]
-                       run the benchmarks against astropy/fitsio (local) and astropy+fsspec/s3fs
-                       (remote, through a 20 ms / 100 MB/s link), update docs/benchmarks.md
+  bench [local|remote|write|all]
+                       run the benchmarks against astropy/fitsio (local), astropy+fsspec/s3fs
+                       (remote, through a 20 ms / 100 MB/s link) and astropy's writers (write);
+                       update docs/benchmarks.md
   tidy                 repository rules (also run by `test`)
 ";
 

@@ -202,11 +202,107 @@ impl RemoteSink {
     }
 }
 
+/// A writer thread for local files: the kernel's copy into the page cache runs beside the
+/// producer (encoding, checksums) instead of after it. Jobs run in order, so a header patched
+/// after its first write lands after it; two buffers are in flight and then recycled.
+#[derive(Debug)]
+struct WritePipe {
+    tx: Option<std::sync::mpsc::SyncSender<(u64, Vec<u8>)>>,
+    free: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<fits_io::Result<()>>>,
+}
+
+impl WritePipe {
+    fn start(io: Arc<dyn RandomIo + Send + Sync>) -> WritePipe {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(2);
+        let (give_back, free) = std::sync::mpsc::channel::<Vec<u8>>();
+        let worker = std::thread::Builder::new()
+            .name("fits-write".into())
+            .spawn(move || {
+                for (offset, buf) in rx {
+                    io.write_at(offset, &buf)?;
+                    let _ = give_back.send(buf);
+                }
+                Ok(())
+            })
+            .ok();
+        WritePipe { tx: Some(tx), free, worker }
+    }
+
+    /// A buffer to fill (a recycled one when available).
+    fn buffer(&self) -> Vec<u8> {
+        let mut b = self.free.try_recv().unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    /// Queues a write; an error means the writer thread stopped (its error comes from `close`).
+    fn send(&self, offset: u64, buf: Vec<u8>) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send((offset, buf)).is_ok())
+    }
+
+    /// Waits for every queued write and returns the first error.
+    fn close(&mut self) -> fits_io::Result<()> {
+        self.tx.take();
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(fits_io::Error::Io {
+                driver: "local",
+                location: String::new(),
+                source: std::io::Error::other("the writer thread panicked"),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for WritePipe {
+    /// Joins the writer thread, so a dropped writer's file is released (and a temporary file
+    /// removed) before the drop returns.
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+/// A local target behind its writer thread.
+#[derive(Debug)]
+struct LocalSink<F> {
+    file: Arc<F>,
+    pipe: WritePipe,
+}
+
+impl<F: RandomIo + Send + Sync + 'static> LocalSink<F> {
+    fn new(file: F) -> LocalSink<F> {
+        let file = Arc::new(file);
+        let pipe = WritePipe::start(file.clone());
+        LocalSink { file, pipe }
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        let mut buf = self.pipe.buffer();
+        buf.extend_from_slice(data);
+        if self.pipe.send(offset, buf) {
+            Ok(())
+        } else {
+            Err(self.pipe.close().err().map(Error::from).unwrap_or_else(|| Error::WriteMismatch {
+                location: String::new(),
+                reason: "the writer thread stopped".into(),
+            }))
+        }
+    }
+
+    /// Waits for the queued writes and hands the file back.
+    fn into_file(mut self) -> Result<F> {
+        self.pipe.close()?;
+        Arc::try_unwrap(self.file).map_err(|_| Error::WriteMismatch { location: String::new(), reason: "internal: the file is still shared".into() })
+    }
+}
+
 /// Where a streaming writer's bytes go.
 #[derive(Debug)]
 enum Sink {
-    Local(LocalWrite),
-    Append(LocalUpdate),
+    Local(LocalSink<LocalWrite>),
+    Append(LocalSink<LocalUpdate>),
     Remote(Box<RemoteSink>),
 }
 
@@ -222,21 +318,21 @@ impl Sink {
             return Ok(Sink::Remote(Box::new(RemoteSink::new(upload, options))));
         }
         let path = dest.strip_prefix("file://").unwrap_or(dest);
-        Ok(Sink::Local(LocalWrite::create(path, options.overwrite)?))
+        Ok(Sink::Local(LocalSink::new(LocalWrite::create(path, options.overwrite)?)))
     }
 
     async fn write(&mut self, offset: u64, data: &[u8]) -> Result<()> {
         match self {
-            Sink::Local(f) => Ok(f.write_at(offset, data)?),
-            Sink::Append(f) => Ok(f.write_at(offset, data)?),
+            Sink::Local(f) => f.write(offset, data),
+            Sink::Append(f) => f.write(offset, data),
             Sink::Remote(r) => r.append(data).await,
         }
     }
 
     fn patch(&mut self, offset: u64, data: &[u8]) -> Result<()> {
         match self {
-            Sink::Local(f) => Ok(f.write_at(offset, data)?),
-            Sink::Append(f) => Ok(f.write_at(offset, data)?),
+            Sink::Local(f) => f.write(offset, data),
+            Sink::Append(f) => f.write(offset, data),
             Sink::Remote(r) => r.patch(offset, data),
         }
     }
@@ -256,20 +352,21 @@ impl Sink {
 
     async fn commit(self) -> Result<()> {
         match self {
-            Sink::Local(f) => Ok(f.commit()?),
-            Sink::Append(f) => Ok(f.commit()?),
+            Sink::Local(f) => Ok(f.into_file()?.commit()?),
+            Sink::Append(f) => Ok(f.into_file()?.commit()?),
             Sink::Remote(r) => r.commit().await,
         }
     }
 
     async fn abort(self) -> Result<()> {
         match self {
+            // Dropping the file removes the temporary file, or cuts an appended file back.
             Sink::Local(f) => {
-                drop(f);
+                let _ = f.into_file();
                 Ok(())
             }
             Sink::Append(f) => {
-                drop(f);
+                let _ = f.into_file();
                 Ok(())
             }
             Sink::Remote(mut r) => r.abort().await,
@@ -349,7 +446,7 @@ impl FitsWriter {
             });
         }
         let file = LocalUpdate::open(path.strip_prefix("file://").unwrap_or(path))?;
-        Ok(FitsWriter { sink: Some(Sink::Append(file)), location: path.to_string(), options, pos: end, hdus: fits.len(), open: None, failed: false, buf: Vec::new() })
+        Ok(FitsWriter { sink: Some(Sink::Append(LocalSink::new(file))), location: path.to_string(), options, pos: end, hdus: fits.len(), open: None, failed: false, buf: Vec::new() })
     }
 
     /// The target.
@@ -383,7 +480,7 @@ impl FitsWriter {
             }
             Err(e) => {
                 self.failed = true;
-                Err(e)
+                Err(relocate(e, &self.location))
             }
         }
     }
@@ -527,6 +624,7 @@ impl FitsWriter {
         };
         match (sink, problem) {
             (Some(s), None) => s.commit().await.map_err(|e| {
+                let e = relocate(e, &self.location);
                 Error::WriteMismatch { location: self.location.clone(), reason: format!("not finished: {e}; nothing was written under the target name") }
             }),
             (Some(s), Some(p)) => {

@@ -1,6 +1,7 @@
 //! The `fits` command-line tool: inspect, cut and summarize FITS files, local or remote.
 
 mod commands;
+mod copy;
 mod demo;
 mod source;
 
@@ -88,12 +89,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy a file, or selected HDUs, between any two sources (local, http, s3), streamed.
+    Copy {
+        /// A path, file://, http(s):// or s3://bucket/key source.
+        src: String,
+        /// A local path or s3://bucket/key destination.
+        dst: String,
+        /// HDUs to copy (index, EXTNAME or EXTNAME,EXTVER; repeat for several). Default: all.
+        #[arg(long)]
+        hdu: Vec<String>,
+        /// Replace DST if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// The main job on a built-in sample, served over loopback: shows what a cutout costs.
     Demo {
         /// Keep the generated sample in this folder instead of a temporary one.
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
+}
+
+/// The error and its causes, leaving out causes whose text the message already holds
+/// (the library's errors name their source in their own message).
+fn describe(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
 }
 
 fn main() -> ExitCode {
@@ -108,7 +139,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
