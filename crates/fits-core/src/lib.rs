@@ -21,6 +21,7 @@
 
 mod card;
 pub mod checksum;
+pub mod codec;
 pub mod compressed;
 mod element;
 mod error;
