@@ -56,7 +56,8 @@ fn check(path: &Path) -> Result {
             .args(["--section", &format!("{k},{j},{i}"), "--json"])
             .output()
             .map_err(|e| e.to_string())?;
-        let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&out.stderr)))?;
         let want = k as f64 + j as f64 / 100.0 + i as f64 / 10000.0;
         if v["sum"].as_f64() != Some(want) {
             return Err(format!("{}: value at [{k},{j},{i}] is {}, not {want}", path.display(), v["sum"]));
@@ -87,7 +88,11 @@ pub(crate) fn run() -> Result {
             check(&dir.join("seq.fits"))?;
         }
         let _ = std::fs::remove_file(dir.join("seq.fits"));
-        streaming.push(measured(&python, &[&py, "benches/python/write_streaming.py", &out("astropy.fits"), &n, &k], &[])?);
+        streaming.push(measured(
+            &python,
+            &[&py, "benches/python/write_streaming.py", &out("astropy.fits"), &n, &k],
+            &[],
+        )?);
         let _ = std::fs::remove_file(dir.join("astropy.fits"));
         rnd.push(measured(&python, &[&ex, &out("rnd.fits"), &n, "--order", "random", "--chunk", &k], &[])?);
         if round == 0 {
@@ -111,7 +116,8 @@ pub(crate) fn run() -> Result {
         .envs(env.iter().cloned())
         .output()
         .map_err(|e| e.to_string())?;
-    let v: Value = serde_json::from_slice(&back.stdout).map_err(|e| format!("reading the upload back: {e}: {}", String::from_utf8_lossy(&back.stderr)))?;
+    let v: Value = serde_json::from_slice(&back.stdout)
+        .map_err(|e| format!("reading the upload back: {e}: {}", String::from_utf8_lossy(&back.stderr)))?;
     let want = (PLANES - 1) as f64 + 10.0 / 100.0 + 10.0 / 10000.0;
     if v["sum"].as_f64() != Some(want) {
         return Err(format!("the uploaded cube reads back {} at [3999999,10,10]", v["sum"]));
@@ -128,11 +134,35 @@ pub(crate) fn run() -> Result {
         rss(&seq),
         yes(ratio <= 0.8 && rss(&seq) <= 64.0)
     ));
-    rows.push(format!("| ours, random chunk order | {:.2} s | {:.0} MB | – | ≤ 64 MB | {} |", wall(&rnd), rss(&rnd), yes(rss(&rnd) <= 64.0)));
-    rows.push(format!("| ours, uploaded to Garage (S3) | {:.2} s | {:.0} MB | – | ≤ 128 MB | {} |", wall(&s3), rss(&s3), yes(rss(&s3) <= 128.0)));
-    rows.push(format!("| astropy `StreamingHDU` | {:.2} s | {:.0} MB | – | – | – |", wall(&streaming), rss(&streaming)));
-    rows.push(format!("| the seed's mmap method (astropy + numpy.memmap) | {:.2} s | {:.0} MB | – | – | – |", wall(&mmap), rss(&mmap)));
-    for (name, v) in [("ours_sequential", &seq), ("ours_random", &rnd), ("ours_s3", &s3), ("astropy_streaming", &streaming), ("mmap", &mmap)] {
+    rows.push(format!(
+        "| ours, random chunk order | {:.2} s | {:.0} MB | – | ≤ 64 MB | {} |",
+        wall(&rnd),
+        rss(&rnd),
+        yes(rss(&rnd) <= 64.0)
+    ));
+    rows.push(format!(
+        "| ours, uploaded to Garage (S3) | {:.2} s | {:.0} MB | – | ≤ 128 MB | {} |",
+        wall(&s3),
+        rss(&s3),
+        yes(rss(&s3) <= 128.0)
+    ));
+    rows.push(format!(
+        "| astropy `StreamingHDU` | {:.2} s | {:.0} MB | – | – | – |",
+        wall(&streaming),
+        rss(&streaming)
+    ));
+    rows.push(format!(
+        "| the seed's mmap method (astropy + numpy.memmap) | {:.2} s | {:.0} MB | – | – | – |",
+        wall(&mmap),
+        rss(&mmap)
+    ));
+    for (name, v) in [
+        ("ours_sequential", &seq),
+        ("ours_random", &rnd),
+        ("ours_s3", &s3),
+        ("astropy_streaming", &streaming),
+        ("mmap", &mmap),
+    ] {
         record.insert(name.into(), v.clone());
     }
     let section = format!(
@@ -150,7 +180,8 @@ pub(crate) fn run() -> Result {
     std::fs::create_dir_all(crate::root().join("target/bench-results")).ok();
     std::fs::write(
         crate::root().join("target/bench-results/write.json"),
-        serde_json::to_string_pretty(&json!({"date": today(), "machine": machine(), "results": record})).unwrap_or_default(),
+        serde_json::to_string_pretty(&json!({"date": today(), "machine": machine(), "results": record}))
+            .unwrap_or_default(),
     )
     .map_err(|e| e.to_string())?;
     update_doc(&crate::root().join("docs/benchmarks.md"), "write", &section)?;

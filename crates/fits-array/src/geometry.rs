@@ -103,8 +103,9 @@ impl Geometry {
                     }
                 }
                 SliceInfoElem::Slice { start, end, step } => {
-                    let (from, to) = resolve_range(start, end, len)
-                        .ok_or_else(|| format!("slice element {k}: {start}..{end:?} is out of bounds for length {len}"))?;
+                    let (from, to) = resolve_range(start, end, len).ok_or_else(|| {
+                        format!("slice element {k}: {start}..{end:?} is out of bounds for length {len}")
+                    })?;
                     if step == 0 {
                         return Err(format!("slice element {k}: step must not be zero"));
                     }

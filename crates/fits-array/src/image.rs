@@ -6,6 +6,7 @@ use crate::fits::Hdu;
 use crate::geometry::{AxisSelection, Geometry};
 use crate::plan::AxisRange;
 use crate::read::{read_selection, selection_ranges};
+use fits_core::tiled::TiledImage;
 use fits_core::{Bitpix, Conversion, DType, Element, HduKind, Header, ImageInfo, Scaling};
 use ndarray::{Array, ArrayD, Dimension, IxDyn, SliceArg, SliceInfoElem};
 use std::marker::PhantomData;
@@ -82,6 +83,14 @@ impl Image {
     /// Whether the image is tile-compressed.
     pub fn is_compressed(&self) -> bool {
         *self.hdu.kind() == HduKind::CompressedImage
+    }
+
+    /// The tile structure of a tile-compressed image (codec, tile shape, quantization).
+    pub fn tiled(&self) -> Result<TiledImage> {
+        if !self.is_compressed() {
+            return Err(self.hdu.wrong_kind("a tile-compressed image"));
+        }
+        TiledImage::from_header(self.hdu.header(), self.hdu.layout().data_len).map_err(|e| self.hdu.format_error(e))
     }
 
     /// The whole image as a section, to slice further.
@@ -181,10 +190,42 @@ impl<D: Dimension> Section<D> {
     }
 
     /// The byte ranges a read of this section fetches, before any merging by the driver.
+    ///
+    /// For a tile-compressed image these are the table rows of the tiles the section touches;
+    /// where their heap bytes lie is known only once those rows are read
+    /// ([`Section::tile_byte_ranges`]).
     pub fn byte_ranges(&self) -> Vec<Range<u64>> {
         let sel = self.geometry.ascending();
         let layout = self.image.hdu.layout();
+        if self.image.is_compressed() {
+            let Ok(tiled) = self.image.tiled() else { return Vec::new() };
+            let row = tiled.row_len() as u64;
+            return crate::tiles::touched_tiles(&tiled, &sel)
+                .into_iter()
+                .map(|k| layout.data_start + k * row..layout.data_start + (k + 1) * row)
+                .collect();
+        }
         selection_ranges(self.image.shape(), self.image.bitpix().size(), layout.data_start, &sel)
+    }
+
+    /// The tiles of a tile-compressed image this section touches (zero-based; tile `k` is the
+    /// table's row `k + 1`). Empty for other images.
+    pub fn tiles(&self) -> Vec<u64> {
+        match self.image.tiled() {
+            Ok(tiled) if self.image.is_compressed() => crate::tiles::touched_tiles(&tiled, &self.geometry.ascending()),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every byte range a read of this section fetches: for a tile-compressed image, the
+    /// touched tiles' table rows and then their heap bytes (reading the rows to find them);
+    /// for other images, [`Section::byte_ranges`].
+    pub async fn tile_byte_ranges(&self) -> Result<Vec<Range<u64>>> {
+        if !self.image.is_compressed() {
+            return Ok(self.byte_ranges());
+        }
+        let tiled = self.image.tiled()?;
+        crate::tiles::tile_byte_ranges(&self.image.hdu, &tiled, &self.tiles()).await
     }
 
     /// Reads physical values (`stored × BSCALE + BZERO`; BLANK → NaN for float `T`).
@@ -216,19 +257,16 @@ impl<D: Dimension> Section<D> {
 
     async fn read_with<T: Element>(&self, conv: &Conversion) -> Result<Array<T, D>> {
         let hdu = &self.image.hdu;
-        if self.image.is_compressed() {
-            return Err(Error::Unsupported {
-                location: hdu.location().to_string(),
-                hdu: hdu.index(),
-                what: "reading tile-compressed image data (the image is recognised: shape and header are available)"
-                    .into(),
-            });
-        }
         if self.image.ndim() == 0 {
             return Err(Error::NoData { location: hdu.location().to_string(), hdu: hdu.index() });
         }
         let sel = self.geometry.ascending();
-        let values = read_selection::<T>(hdu, self.image.shape(), hdu.layout().data_start, &sel, conv).await?;
+        let values = if self.image.is_compressed() {
+            let tiled = self.image.tiled()?;
+            crate::tiles::read_tiled::<T>(hdu, &tiled, &sel, conv).await?
+        } else {
+            read_selection::<T>(hdu, self.image.shape(), hdu.layout().data_start, &sel, conv).await?
+        };
         self.geometry
             .arrange(values)
             .map_err(|e| self.slice_error(e))?
@@ -288,4 +326,3 @@ impl Planes {
         })
     }
 }
-

@@ -30,14 +30,15 @@ pub mod plan;
 mod read;
 mod spec;
 mod stats;
+mod tiles;
 mod write;
 
 pub use cutout::{CutoutSummary, cutout_header, write_cutout};
 pub use data::ArrayData;
 pub use error::{Error, Result};
 pub use fits::{Fits, Hdu, HduSelector, IndexDepth, MAX_GUNZIP_BYTES, SectionHint};
-pub use groups::Groups;
 pub use geometry::AxisSelection;
+pub use groups::Groups;
 pub use image::{Image, Planes, Section};
 pub use spec::parse_section_spec;
 pub use stats::Stats;

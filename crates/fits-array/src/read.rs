@@ -66,7 +66,7 @@ const HUGE_PAGE_MIN: usize = 4 << 20;
 /// A zeroed output vector. Zeroed allocations come straight from the kernel
 /// (no pass over the memory here); large ones are advised to use huge pages
 /// before their first touch, which makes faulting them in several times cheaper.
-fn output_vec<T: Element>(n: usize) -> Vec<T> {
+pub(crate) fn output_vec<T: Element>(n: usize) -> Vec<T> {
     let mut v = vec![T::default(); n];
     let bytes = n * std::mem::size_of::<T>();
     if bytes >= HUGE_PAGE_MIN {

@@ -101,7 +101,10 @@ impl RemoteSink {
     fn check(&self, done: std::result::Result<fits_io::Result<()>, tokio::task::JoinError>) -> Result<()> {
         match done {
             Ok(r) => Ok(r?),
-            Err(e) => Err(Error::WriteMismatch { location: self.upload.location().to_string(), reason: format!("an upload task failed: {e}") }),
+            Err(e) => Err(Error::WriteMismatch {
+                location: self.upload.location().to_string(),
+                reason: format!("an upload task failed: {e}"),
+            }),
         }
     }
 
@@ -153,7 +156,10 @@ impl RemoteSink {
             let at = (pos - start) as usize;
             let n = rest.len().min(buf.len().saturating_sub(at));
             if n == 0 {
-                return Err(Error::WriteMismatch { location: self.upload.location().to_string(), reason: format!("internal: byte {pos} not written yet") });
+                return Err(Error::WriteMismatch {
+                    location: self.upload.location().to_string(),
+                    reason: format!("internal: byte {pos} not written yet"),
+                });
             }
             buf[at..at + n].copy_from_slice(&rest[..n]);
             pos += n as u64;
@@ -294,7 +300,10 @@ impl<F: RandomIo + Send + Sync + 'static> LocalSink<F> {
     /// Waits for the queued writes and hands the file back.
     fn into_file(mut self) -> Result<F> {
         self.pipe.close()?;
-        Arc::try_unwrap(self.file).map_err(|_| Error::WriteMismatch { location: String::new(), reason: "internal: the file is still shared".into() })
+        Arc::try_unwrap(self.file).map_err(|_| Error::WriteMismatch {
+            location: String::new(),
+            reason: "internal: the file is still shared".into(),
+        })
     }
 }
 
@@ -310,7 +319,11 @@ impl Sink {
     async fn create(dest: &str, options: &WriteOptions) -> Result<Sink> {
         let lower = dest.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
-            return Err(Error::Unsupported { location: dest.to_string(), hdu: 0, what: "writing over HTTP (write to a local path or an object store)".into() });
+            return Err(Error::Unsupported {
+                location: dest.to_string(),
+                hdu: 0,
+                what: "writing over HTTP (write to a local path or an object store)".into(),
+            });
         }
         if ["s3://", "gs://", "az://"].iter().any(|p| lower.starts_with(p)) {
             let driver = fits_io::open(dest, &fits_io::OpenOptions::default()).await?;
@@ -423,7 +436,16 @@ impl FitsWriter {
     /// Starts a new file: a local path (or `file://`), or `s3://`, `gs://`, `az://` object.
     pub async fn create(dest: &str, options: WriteOptions) -> Result<FitsWriter> {
         let sink = Sink::create(dest, &options).await?;
-        Ok(FitsWriter { sink: Some(sink), location: dest.to_string(), options, pos: 0, hdus: 0, open: None, failed: false, buf: Vec::new() })
+        Ok(FitsWriter {
+            sink: Some(sink),
+            location: dest.to_string(),
+            options,
+            pos: 0,
+            hdus: 0,
+            open: None,
+            failed: false,
+            buf: Vec::new(),
+        })
     }
 
     /// Starts a new file through any multipart upload (object stores, or a caller's own).
@@ -437,16 +459,31 @@ impl FitsWriter {
     /// is dropped before `finish`, the file is cut back to what it was.
     pub async fn append(path: &str, options: WriteOptions) -> Result<FitsWriter> {
         let fits = Fits::open(path).await?;
-        let last = fits.hdus().last().ok_or_else(|| Error::WriteMismatch { location: path.to_string(), reason: "the file has no HDU".into() })?;
+        let last = fits
+            .hdus()
+            .last()
+            .ok_or_else(|| Error::WriteMismatch { location: path.to_string(), reason: "the file has no HDU".into() })?;
         let end = last.layout().end();
         if fits.file_len() != end {
             return Err(Error::WriteMismatch {
                 location: path.to_string(),
-                reason: format!("cannot append: the file has {} bytes, its last HDU ends at byte {end}", fits.file_len()),
+                reason: format!(
+                    "cannot append: the file has {} bytes, its last HDU ends at byte {end}",
+                    fits.file_len()
+                ),
             });
         }
         let file = LocalUpdate::open(path.strip_prefix("file://").unwrap_or(path))?;
-        Ok(FitsWriter { sink: Some(Sink::Append(LocalSink::new(file))), location: path.to_string(), options, pos: end, hdus: fits.len(), open: None, failed: false, buf: Vec::new() })
+        Ok(FitsWriter {
+            sink: Some(Sink::Append(LocalSink::new(file))),
+            location: path.to_string(),
+            options,
+            pos: end,
+            hdus: fits.len(),
+            open: None,
+            failed: false,
+            buf: Vec::new(),
+        })
     }
 
     /// The target.
@@ -472,7 +509,10 @@ impl FitsWriter {
 
     async fn sink_write(&mut self, data: &[u8]) -> Result<()> {
         let pos = self.pos;
-        let sink = self.sink.as_mut().ok_or_else(|| Error::WriteMismatch { location: self.location.clone(), reason: "the writer is finished".into() })?;
+        let sink = self.sink.as_mut().ok_or_else(|| Error::WriteMismatch {
+            location: self.location.clone(),
+            reason: "the writer is finished".into(),
+        })?;
         match sink.write(pos, data).await {
             Ok(()) => {
                 self.pos += data.len() as u64;
@@ -499,10 +539,13 @@ impl FitsWriter {
         }
         let kind = fits_core::kind_of(&header, index).map_err(|e| Error::format(&self.location, e.in_hdu(index)))?;
         if !matches!(kind, HduKind::Primary | HduKind::Image) {
-            return Err(self.mismatch(format!("HDU {index}: begin_image writes images, the header describes a {kind} HDU")));
+            return Err(
+                self.mismatch(format!("HDU {index}: begin_image writes images, the header describes a {kind} HDU"))
+            );
         }
         let info = ImageInfo::from_header(&header).map_err(|e| Error::format(&self.location, e.in_hdu(index)))?;
-        let data_bytes = fits_core::data_len(&header, &kind).map_err(|e| Error::format(&self.location, e.in_hdu(index)))?;
+        let data_bytes =
+            fits_core::data_len(&header, &kind).map_err(|e| Error::format(&self.location, e.in_hdu(index)))?;
         if self.options.checksums {
             set_checksums(&mut header, 0).map_err(|e| Error::format(&self.location, e.in_hdu(index)))?;
         }
@@ -530,10 +573,16 @@ impl FitsWriter {
     pub async fn write<T: Element>(&mut self, values: &[T]) -> Result<()> {
         self.usable()?;
         let location = self.location.clone();
-        let open = self.open.as_mut().ok_or_else(|| Error::WriteMismatch { location: location.clone(), reason: "no HDU is open: call begin_image first".into() })?;
+        let open = self.open.as_mut().ok_or_else(|| Error::WriteMismatch {
+            location: location.clone(),
+            reason: "no HDU is open: call begin_image first".into(),
+        })?;
         let n = values.len() as u64;
         if open.written + n > open.expected {
-            let reason = format!("HDU {}: {} values would exceed the header's {} elements ({} written)", open.index, n, open.expected, open.written);
+            let reason = format!(
+                "HDU {}: {} values would exceed the header's {} elements ({} written)",
+                open.index, n, open.expected, open.written
+            );
             self.failed = true;
             return Err(Error::WriteMismatch { location, reason });
         }
@@ -542,7 +591,10 @@ impl FitsWriter {
             let index = open.index;
             let first = open.written;
             self.failed = true;
-            return Err(Error::WriteMismatch { location, reason: format!("HDU {index}, values from element {first}: {e}") });
+            return Err(Error::WriteMismatch {
+                location,
+                reason: format!("HDU {index}, values from element {first}: {e}"),
+            });
         }
         open.sum.update(&self.buf);
         open.written += n;
@@ -566,18 +618,28 @@ impl FitsWriter {
         let Some(mut open) = self.open.take() else { return Err(self.mismatch("no HDU is open".into())) };
         if open.written != open.expected {
             self.failed = true;
-            return Err(self.mismatch(format!("HDU {}: the header promises {} elements, {} were written", open.index, open.expected, open.written)));
+            return Err(self.mismatch(format!(
+                "HDU {}: the header promises {} elements, {} were written",
+                open.index, open.expected, open.written
+            )));
         }
         let pad = (fits_core::padded(open.data_bytes) - open.data_bytes) as usize;
         self.sink_write(&vec![0u8; pad]).await?;
         if self.options.checksums {
-            set_checksums(&mut open.header, open.sum.value()).map_err(|e| Error::format(&self.location, e.in_hdu(open.index)))?;
+            set_checksums(&mut open.header, open.sum.value())
+                .map_err(|e| Error::format(&self.location, e.in_hdu(open.index)))?;
             let bytes = open.header.to_bytes().map_err(|e| Error::format(&self.location, e.in_hdu(open.index)))?;
             if bytes.len() as u64 != open.header_len {
                 self.failed = true;
-                return Err(self.mismatch(format!("HDU {}: internal: the header changed length when its checksums were set", open.index)));
+                return Err(self.mismatch(format!(
+                    "HDU {}: internal: the header changed length when its checksums were set",
+                    open.index
+                )));
             }
-            let sink = self.sink.as_mut().ok_or_else(|| Error::WriteMismatch { location: self.location.clone(), reason: "the writer is finished".into() })?;
+            let sink = self.sink.as_mut().ok_or_else(|| Error::WriteMismatch {
+                location: self.location.clone(),
+                reason: "the writer is finished".into(),
+            })?;
             if let Err(e) = sink.patch(open.start, &bytes) {
                 self.failed = true;
                 return Err(e);
@@ -625,7 +687,10 @@ impl FitsWriter {
         match (sink, problem) {
             (Some(s), None) => s.commit().await.map_err(|e| {
                 let e = relocate(e, &self.location);
-                Error::WriteMismatch { location: self.location.clone(), reason: format!("not finished: {e}; nothing was written under the target name") }
+                Error::WriteMismatch {
+                    location: self.location.clone(),
+                    reason: format!("not finished: {e}; nothing was written under the target name"),
+                }
             }),
             (Some(s), Some(p)) => {
                 s.abort().await?;
@@ -699,7 +764,8 @@ fn write_selection<T: Element>(
         let part = &values[pos..pos + run.count];
         pos += run.count;
         buf.clear();
-        encode_physical(part, conv, &mut buf).map_err(|e| Error::WriteMismatch { location: String::new(), reason: e.to_string() })?;
+        encode_physical(part, conv, &mut buf)
+            .map_err(|e| Error::WriteMismatch { location: String::new(), reason: e.to_string() })?;
         if run.step == 1 {
             io.write_at(run.offset, &buf)?;
         } else {
@@ -717,16 +783,25 @@ fn write_selection<T: Element>(
 }
 
 /// The values of an array for a geometry, in ascending order, after checking the shape.
-fn ascending<T: Element, D: Dimension>(location: &str, geometry: &Geometry, values: &ArrayView<'_, T, D>) -> Result<Vec<T>> {
+fn ascending<T: Element, D: Dimension>(
+    location: &str,
+    geometry: &Geometry,
+    values: &ArrayView<'_, T, D>,
+) -> Result<Vec<T>> {
     let want = geometry.shape();
     if values.shape() != want.as_slice() {
-        return Err(Error::WriteMismatch { location: location.to_string(), reason: format!("values of shape {:?} for a section of shape {want:?}", values.shape()) });
+        return Err(Error::WriteMismatch {
+            location: location.to_string(),
+            reason: format!("values of shape {:?} for a section of shape {want:?}", values.shape()),
+        });
     }
     let in_order: Vec<T> = match values.as_slice() {
         Some(s) => s.to_vec(),
         None => values.iter().copied().collect(),
     };
-    geometry.ascending_values(in_order).map_err(|reason| Error::WriteMismatch { location: location.to_string(), reason })
+    geometry
+        .ascending_values(in_order)
+        .map_err(|reason| Error::WriteMismatch { location: location.to_string(), reason })
 }
 
 /// Sums a file's bytes in bounded pieces.
@@ -778,12 +853,17 @@ impl RandomWriter {
             return Err(Error::Unsupported {
                 location,
                 hdu: 0,
-                what: "writing in random order to a remote object (write locally, or stream it in order with FitsWriter)".into(),
+                what:
+                    "writing in random order to a remote object (write locally, or stream it in order with FitsWriter)"
+                        .into(),
             });
         }
         let format = |e: fits_core::Error| Error::format(&location, e.in_hdu(0));
         if header.cards().first().map(|c| c.keyword()) != Some("SIMPLE") {
-            return Err(Error::WriteMismatch { location, reason: "the header must start with SIMPLE (a primary image)".into() });
+            return Err(Error::WriteMismatch {
+                location,
+                reason: "the header must start with SIMPLE (a primary image)".into(),
+            });
         }
         let kind = fits_core::kind_of(&header, 0).map_err(format)?;
         let info = ImageInfo::from_header(&header).map_err(format)?;
@@ -806,7 +886,11 @@ impl RandomWriter {
     }
 
     /// Writes physical values into a section (ndarray slice syntax); `values` has the section's shape.
-    pub fn write_section<T: Element, I: SliceArg<IxDyn>>(&mut self, info: I, values: &ArrayView<'_, T, I::OutDim>) -> Result<()> {
+    pub fn write_section<T: Element, I: SliceArg<IxDyn>>(
+        &mut self,
+        info: I,
+        values: &ArrayView<'_, T, I::OutDim>,
+    ) -> Result<()> {
         let geometry = Geometry::full(&self.info.shape)
             .slice(info.as_ref(), info.in_ndim())
             .map_err(|reason| Error::Slice { location: self.location.clone(), hdu: 0, reason })?;
@@ -830,7 +914,9 @@ impl RandomWriter {
 /// Gives errors from shared helpers the writer's location.
 fn relocate(e: Error, location: &str) -> Error {
     match e {
-        Error::WriteMismatch { location: l, reason } if l.is_empty() => Error::WriteMismatch { location: location.to_string(), reason },
+        Error::WriteMismatch { location: l, reason } if l.is_empty() => {
+            Error::WriteMismatch { location: location.to_string(), reason }
+        }
         other => other,
     }
 }
@@ -868,7 +954,11 @@ impl UpdateFile {
         let h = image.hdu();
         let location = h.location().to_string();
         if image.is_compressed() {
-            return Err(Error::Unsupported { location, hdu: h.index(), what: "updating a tile-compressed image in place".into() });
+            return Err(Error::Unsupported {
+                location,
+                hdu: h.index(),
+                what: "updating a tile-compressed image in place".into(),
+            });
         }
         if h.available_data() < h.layout().data_len {
             return Err(h.format_error(fits_core::Error::DataTruncated {
@@ -882,7 +972,11 @@ impl UpdateFile {
             let mut probe = h.header().clone();
             set_checksums(&mut probe, 0).map_err(|e| h.format_error(e))?;
             if probe.byte_len() != h.header().byte_len() {
-                return Err(Error::Unsupported { location, hdu: h.index(), what: "updating: the header has no room left to complete its checksum cards".into() });
+                return Err(Error::Unsupported {
+                    location,
+                    hdu: h.index(),
+                    what: "updating: the header has no room left to complete its checksum cards".into(),
+                });
             }
         }
         let geometry = Geometry::full(image.shape())

@@ -88,7 +88,9 @@ async fn appending_keeps_the_file_whole_or_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("base.fits");
     let dest = path.display().to_string();
-    fits_array::write_file(&dest, image_header(DType::I32, &[4], true), &[1i32, 2, 3, 4], WriteOptions::default()).await.unwrap();
+    fits_array::write_file(&dest, image_header(DType::I32, &[4], true), &[1i32, 2, 3, 4], WriteOptions::default())
+        .await
+        .unwrap();
     let before = std::fs::read(&path).unwrap();
     // A failed append leaves the file as it was.
     let mut w = FitsWriter::append(&dest, WriteOptions::default()).await.unwrap();
@@ -150,7 +152,12 @@ async fn bad_input_is_refused_and_leaves_nothing() {
 fn random_order_writes_make_the_same_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("random.fits");
-    let mut w = RandomWriter::create(&path.display().to_string(), image_header(DType::F64, &[40, 11, 11], true), WriteOptions::default()).unwrap();
+    let mut w = RandomWriter::create(
+        &path.display().to_string(),
+        image_header(DType::F64, &[40, 11, 11], true),
+        WriteOptions::default(),
+    )
+    .unwrap();
     let cube = Array3::from_shape_fn((40, 11, 11), |(k, j, i)| cube_value(k, j, i));
     // Chunks of 6 planes in a scrambled order; plane 39 through a strided, reversed section.
     let mut starts: Vec<usize> = (0..39).step_by(6).collect();
@@ -209,7 +216,12 @@ impl fits_io::Upload for FailingUpload {
     }
     async fn put_part(&self, index: usize, data: Bytes) -> fits_io::Result<()> {
         if index == self.fail_at {
-            return Err(fits_io::Error::Network { driver: "test", location: self.location().into(), detail: format!("part {index} refused by the test"), source: None });
+            return Err(fits_io::Error::Network {
+                driver: "test",
+                location: self.location().into(),
+                detail: format!("part {index} refused by the test"),
+                source: None,
+            });
         }
         self.inner.put_part(index, data).await
     }
@@ -227,7 +239,9 @@ static S3_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 fn bucket() -> Option<String> {
     match std::env::var("FITS_TEST_S3_BUCKET") {
         Ok(b) => Some(b),
-        Err(_) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => panic!("FITS_TEST_S3_BUCKET is required (run `cargo xtask test`)"),
+        Err(_) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => {
+            panic!("FITS_TEST_S3_BUCKET is required (run `cargo xtask test`)")
+        }
         Err(_) => None,
     }
 }

@@ -33,7 +33,9 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             let sec = section_of(&image, section.as_deref())?;
             stats(&sec, per_plane, json).await?;
         }
-        Command::Copy { src, dst, hdu, overwrite } => crate::copy::run(&mut session, &src, &dst, &hdu, overwrite).await?,
+        Command::Copy { src, dst, hdu, overwrite } => {
+            crate::copy::run(&mut session, &src, &dst, &hdu, overwrite).await?
+        }
         Command::Demo { keep } => crate::demo::run(&mut session, keep).await?,
     }
     session.finish()

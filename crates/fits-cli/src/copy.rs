@@ -2,8 +2,8 @@
 
 use crate::source::Session;
 use anyhow::{Result, bail};
-use fits::core::write::image_header;
 use fits::core::DType;
+use fits::core::write::image_header;
 use fits::{FitsWriter, HduSelector, WriteOptions};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,7 +28,12 @@ pub(crate) async fn run(session: &mut Session, src: &str, dst: &str, hdus: &[Str
         let h = fits.hdu(i)?;
         let l = h.layout();
         if h.available_data() < l.data_len {
-            bail!("{}: HDU {i}: data cut short: the header announces {} bytes, the file holds {}", fits.location(), l.data_len, h.available_data());
+            bail!(
+                "{}: HDU {i}: data cut short: the header announces {} bytes, the file holds {}",
+                fits.location(),
+                l.data_len,
+                h.available_data()
+            );
         }
         spans.push((i, l.header_start..l.data_start + l.data_span()));
     }

@@ -63,7 +63,10 @@ fn copies_from_http() {
 #[test]
 fn round_trip_through_s3() {
     let Ok(bucket) = std::env::var("FITS_TEST_S3_BUCKET") else {
-        assert!(std::env::var_os("FITS_REQUIRE_TOOLS").is_none(), "FITS_TEST_S3_BUCKET is required (run `cargo xtask test`)");
+        assert!(
+            std::env::var_os("FITS_REQUIRE_TOOLS").is_none(),
+            "FITS_TEST_S3_BUCKET is required (run `cargo xtask test`)"
+        );
         return;
     };
     let src = corpus("m13.fits");

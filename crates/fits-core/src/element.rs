@@ -363,8 +363,12 @@ pub fn encode_physical<T: Element>(values: &[T], conv: &Conversion, dst: &mut Ve
         Bitpix::I16 => ints!(i16),
         Bitpix::I32 => ints!(i32),
         Bitpix::I64 => ints!(i64),
-        Bitpix::F32 => values.iter().for_each(|v| dst.extend_from_slice(&(((v.to_f64() - b) / a) as f32).to_bits().to_be_bytes())),
-        Bitpix::F64 => values.iter().for_each(|v| dst.extend_from_slice(&((v.to_f64() - b) / a).to_bits().to_be_bytes())),
+        Bitpix::F32 => {
+            values.iter().for_each(|v| dst.extend_from_slice(&(((v.to_f64() - b) / a) as f32).to_bits().to_be_bytes()))
+        }
+        Bitpix::F64 => {
+            values.iter().for_each(|v| dst.extend_from_slice(&((v.to_f64() - b) / a).to_bits().to_be_bytes()))
+        }
     }
     Ok(())
 }
@@ -901,7 +905,12 @@ mod tests {
         assert_eq!(back[3], 90.0, "(90.25 - 100) / 0.5 = -19.5 rounds to -20");
         // Exact storage copies.
         let mut raw = Vec::new();
-        encode_physical(&[1u16, 65535], &Conversion::physical(Bitpix::I16, Scaling { bscale: 1.0, bzero: 32768.0, blank: None }), &mut raw).unwrap();
+        encode_physical(
+            &[1u16, 65535],
+            &Conversion::physical(Bitpix::I16, Scaling { bscale: 1.0, bzero: 32768.0, blank: None }),
+            &mut raw,
+        )
+        .unwrap();
         assert_eq!(raw, [0x80, 0x01, 0x7f, 0xff]);
         // Errors name the element and leave the buffer as it was.
         let mut out = vec![9u8];

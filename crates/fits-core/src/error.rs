@@ -117,6 +117,17 @@ pub enum Error {
         what: String,
     },
 
+    /// A tile of a compressed image cannot be read: damaged, truncated, out of the heap, or of the wrong size.
+    #[error("tile {row} (first pixel {origin}): {reason}")]
+    Tile {
+        /// One-based tile number, which is also its row in the table.
+        row: u64,
+        /// The tile's first pixel, numpy order (`[y, x]`).
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A decoder was driven against its contract (for example handed bytes it did not ask for).
     #[error("decoder misuse: {0}")]
     Usage(String),

@@ -116,8 +116,13 @@ pub fn kind_of(header: &Header, index: usize) -> Result<HduKind> {
 
 /// Reads and checks `BITPIX`.
 pub fn bitpix(header: &Header) -> Result<Bitpix> {
-    let value = header.required_int("BITPIX")?;
-    Bitpix::from_value(value).ok_or_else(|| Error::invalid("BITPIX", value, "must be one of 8, 16, 32, 64, -32, -64"))
+    bitpix_with_key(header, "BITPIX")
+}
+
+/// Reads and checks a BITPIX-like keyword (`ZBITPIX` for compressed images).
+pub fn bitpix_with_key(header: &Header, key: &str) -> Result<Bitpix> {
+    let value = header.required_int(key)?;
+    Bitpix::from_value(value).ok_or_else(|| Error::invalid(key, value, "must be one of 8, 16, 32, 64, -32, -64"))
 }
 
 /// Reads `NAXIS` and `NAXIS1..NAXISn` (FITS order: fastest axis first), checking each.

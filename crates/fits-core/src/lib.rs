@@ -28,6 +28,9 @@ mod error;
 mod hdu;
 mod header;
 mod index;
+pub mod quantize;
+pub mod table;
+pub mod tiled;
 mod value;
 pub mod write;
 
@@ -35,7 +38,8 @@ pub use card::{CARD_LEN, Card};
 pub use element::{Bitpix, Conversion, DType, Element, Scaling, decode_in_place, decode_into, encode_physical};
 pub use error::{Error, Result, Warning};
 pub use hdu::{
-    GroupsInfo, HduKind, HduLayout, ImageInfo, axes, axes_with_prefix, bitpix, data_len, kind_of, padded, scaling,
+    GroupsInfo, HduKind, HduLayout, ImageInfo, axes, axes_with_prefix, bitpix, bitpix_with_key, data_len, kind_of,
+    padded, scaling,
 };
 pub use header::{BLOCK_LEN, Header, HeaderParser, MAX_HEADER_BYTES};
 pub use index::{DEFAULT_HEADER_READ, FileIndex, HduEntry, IndexDecoder, Step};

@@ -108,7 +108,11 @@ pub trait StorageDriver: Send + Sync + fmt::Debug {
 
     /// Starts a multipart upload that will replace the object when completed.
     async fn create_upload(&self) -> Result<Box<dyn Upload>> {
-        Err(Error::Unsupported { driver: self.name(), location: self.location().to_string(), operation: "multipart upload" })
+        Err(Error::Unsupported {
+            driver: self.name(),
+            location: self.location().to_string(),
+            operation: "multipart upload",
+        })
     }
 
     /// Replaces the whole object with `data` (atomically where the store allows it).

@@ -10,12 +10,12 @@
 //! different ETag or size is [`Error::FileChanged`]. S3 has no multi-range requests, so batched
 //! reads are planned (merged, split) and run concurrently.
 
+use crate::Upload;
 use crate::plan::ReadOptions;
 use crate::retry::RetryConfig;
 use crate::{Error, ObjectInfo, ObserverSlot, RequestObserver, Result, StorageDriver};
 use async_trait::async_trait;
 use bytes::Bytes;
-use crate::Upload;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, MultipartId, ObjectStore};
@@ -152,7 +152,13 @@ impl ObjectDriver {
         Ok(ObjectDriver::new(store.clone(), store, key, url, "azure"))
     }
 
-    fn new(store: Arc<dyn ObjectStore>, multipart: Arc<dyn MultipartStore>, key: &str, url: &str, name: &'static str) -> ObjectDriver {
+    fn new(
+        store: Arc<dyn ObjectStore>,
+        multipart: Arc<dyn MultipartStore>,
+        key: &str,
+        url: &str,
+        name: &'static str,
+    ) -> ObjectDriver {
         ObjectDriver {
             store,
             multipart: Multipart(multipart),
@@ -385,7 +391,12 @@ struct ObjectUpload {
 
 impl ObjectUpload {
     fn err(&self, what: &str, e: object_store::Error) -> Error {
-        Error::Network { driver: self.name, location: self.location.clone(), detail: what.to_string(), source: Some(Box::new(e)) }
+        Error::Network {
+            driver: self.name,
+            location: self.location.clone(),
+            detail: what.to_string(),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
@@ -400,7 +411,12 @@ impl Upload for ObjectUpload {
     }
 
     async fn put_part(&self, index: usize, data: Bytes) -> Result<()> {
-        let id = self.store.0.put_part(&self.path, &self.id, index, data.into()).await.map_err(|e| self.err(&format!("uploading part {index}"), e))?;
+        let id = self
+            .store
+            .0
+            .put_part(&self.path, &self.id, index, data.into())
+            .await
+            .map_err(|e| self.err(&format!("uploading part {index}"), e))?;
         self.parts.lock().unwrap_or_else(|p| p.into_inner()).insert(index, id);
         Ok(())
     }
@@ -418,7 +434,11 @@ impl Upload for ObjectUpload {
                 }
             }
         };
-        self.store.0.complete_multipart(&self.path, &self.id, ids).await.map_err(|e| self.err("completing the upload", e))?;
+        self.store
+            .0
+            .complete_multipart(&self.path, &self.id, ids)
+            .await
+            .map_err(|e| self.err("completing the upload", e))?;
         Ok(())
     }
 

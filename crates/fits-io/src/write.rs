@@ -35,7 +35,11 @@ pub struct LocalWrite {
 }
 
 fn io_err(location: &str, what: &str, e: std::io::Error) -> Error {
-    Error::Io { driver: "local", location: location.to_string(), source: std::io::Error::new(e.kind(), format!("{what}: {e}")) }
+    Error::Io {
+        driver: "local",
+        location: location.to_string(),
+        source: std::io::Error::new(e.kind(), format!("{what}: {e}")),
+    }
 }
 
 impl LocalWrite {
@@ -47,7 +51,10 @@ impl LocalWrite {
             return Err(Error::Io {
                 driver: "local",
                 location,
-                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "the file exists (allow overwriting to replace it)"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "the file exists (allow overwriting to replace it)",
+                ),
             });
         }
         let dir = match target.parent() {
@@ -84,7 +91,8 @@ impl LocalWrite {
     /// Syncs the data and renames the file onto the target.
     pub fn commit(self) -> Result<()> {
         self.tmp.as_file().sync_all().map_err(|e| io_err(&self.location, "syncing", e))?;
-        let persisted = if self.overwrite { self.tmp.persist(&self.target) } else { self.tmp.persist_noclobber(&self.target) };
+        let persisted =
+            if self.overwrite { self.tmp.persist(&self.target) } else { self.tmp.persist_noclobber(&self.target) };
         persisted.map(|_| ()).map_err(|e| io_err(&self.location, "moving the file into place", e.error))
     }
 }
@@ -104,7 +112,11 @@ impl LocalUpdate {
     /// Opens `path` for reading and writing.
     pub fn open(path: impl AsRef<Path>) -> Result<LocalUpdate> {
         let location = path.as_ref().display().to_string();
-        let file = OpenOptions::new().read(true).write(true).open(path.as_ref()).map_err(|e| Error::from_io("local", &location, e))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path.as_ref())
+            .map_err(|e| Error::from_io("local", &location, e))?;
         let original_len = file.metadata().map_err(|e| io_err(&location, "reading its size", e))?.len();
         Ok(LocalUpdate { file, location, original_len, committed: false })
     }

@@ -70,8 +70,12 @@ async fn run(out: &str, n: usize, random: bool, k: usize) -> fits::Result<()> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let positional: Vec<&String> =
-        args.iter().enumerate().filter(|(i, a)| !a.starts_with("--") && (*i == 0 || !args[i - 1].starts_with("--"))).map(|(_, a)| a).collect();
+    let positional: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || !args[i - 1].starts_with("--")))
+        .map(|(_, a)| a)
+        .collect();
     let (Some(out), Some(n)) = (positional.first(), positional.get(1).and_then(|n| n.parse::<usize>().ok())) else {
         eprintln!("usage: big_cube OUT N [--order sequential|random] [--chunk K]");
         return ExitCode::from(2);
@@ -96,7 +100,11 @@ fn main() -> ExitCode {
     match rt.block_on(run(out, n, random, k)) {
         Ok(()) => {
             let bytes = n as f64 * 968.0;
-            eprintln!("wrote {out}: {n} x 11 x 11 float64 ({:.2} GB) in {:.2} s", bytes / 1e9, t.elapsed().as_secs_f64());
+            eprintln!(
+                "wrote {out}: {n} x 11 x 11 float64 ({:.2} GB) in {:.2} s",
+                bytes / 1e9,
+                t.elapsed().as_secs_f64()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

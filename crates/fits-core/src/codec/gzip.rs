@@ -10,22 +10,25 @@ use std::io::{Read, Write};
 /// Decompresses a tile into exactly `expected` bytes (the tile's pixel bytes); `elem` is the
 /// pixel size, used to undo GZIP_2's shuffle when `shuffled`.
 pub fn decode(input: &[u8], expected: usize, elem: usize, shuffled: bool) -> Result<Vec<u8>, CodecError> {
-    let mut out = Vec::with_capacity(expected);
-    // Read one byte more than expected, to notice a tile that decodes too long.
-    let mut reader = MultiGzDecoder::new(input).take(expected as u64 + 1);
+    let out = decompress(input, expected)?;
+    if out.len() != expected {
+        return Err(CodecError::WrongSize { expected: expected / elem.max(1), got: out.len() / elem.max(1) });
+    }
+    Ok(if shuffled && elem > 1 { unshuffle(&out, elem) } else { out })
+}
+
+/// Decompresses a gzip stream that should hold at most `limit` bytes; returns what it holds
+/// (up to `limit + 1` bytes, so that a longer stream is noticed without reading all of it).
+pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(limit.min(input.len().saturating_mul(8)).max(64));
+    let mut reader = MultiGzDecoder::new(input).take(limit as u64 + 1);
     reader.read_to_end(&mut out).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            CodecError::Truncated { detail: format!("gzip stream cut after {} of {expected} bytes", out.len()) }
+            CodecError::Truncated { detail: format!("gzip stream cut after {} bytes", out.len()) }
         } else {
             CodecError::Corrupt { detail: format!("gzip: {e}") }
         }
     })?;
-    if out.len() != expected {
-        return Err(CodecError::WrongSize { expected: expected / elem.max(1), got: out.len() / elem.max(1) });
-    }
-    if shuffled && elem > 1 {
-        out = unshuffle(&out, elem);
-    }
     Ok(out)
 }
 
@@ -54,7 +57,8 @@ fn shuffle(bytes: &[u8], elem: usize) -> Vec<u8> {
     out
 }
 
-fn unshuffle(bytes: &[u8], elem: usize) -> Vec<u8> {
+/// Undoes GZIP_2's byte shuffle for pixels of `elem` bytes.
+pub fn unshuffle(bytes: &[u8], elem: usize) -> Vec<u8> {
     let n = bytes.len() / elem;
     let mut out = vec![0u8; bytes.len()];
     for (i, px) in out.chunks_exact_mut(elem).enumerate() {
@@ -64,7 +68,6 @@ fn unshuffle(bytes: &[u8], elem: usize) -> Vec<u8> {
     }
     out
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -86,7 +89,10 @@ mod tests {
     fn corrupt_and_short_streams_are_errors() {
         let bytes = vec![7u8; 1000];
         let z = encode(&bytes, 2, false);
-        assert!(matches!(decode(&z[..z.len() / 2], 1000, 2, false), Err(CodecError::Truncated { .. } | CodecError::Corrupt { .. })));
+        assert!(matches!(
+            decode(&z[..z.len() / 2], 1000, 2, false),
+            Err(CodecError::Truncated { .. } | CodecError::Corrupt { .. })
+        ));
         assert!(matches!(decode(&z, 998, 2, false), Err(CodecError::WrongSize { .. })));
         assert!(matches!(decode(&z, 1002, 2, false), Err(CodecError::WrongSize { .. } | CodecError::Truncated { .. })));
         assert!(decode(b"not gzip at all", 10, 1, false).is_err());

@@ -7,6 +7,8 @@ pub mod gzip;
 pub mod hcompress;
 pub mod plio;
 pub mod rice;
+#[cfg(test)]
+mod test_rng;
 
 /// What is wrong with a tile's compressed bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
