@@ -16,15 +16,15 @@ const BATCH_BYTES: u64 = 64 << 20;
 
 /// The zero-based numbers of the tiles a selection touches, ascending.
 pub(crate) fn touched_tiles(tiled: &TiledImage, selection: &[AxisRange]) -> Vec<u64> {
-    if selection.iter().any(|s| s.len == 0) || selection.len() != tiled.shape.len() {
+    if selection.iter().any(|s| s.len == 0) || selection.len() != tiled.grid.shape.len() {
         return Vec::new();
     }
-    let per_axis: Vec<Vec<usize>> = selection.iter().zip(&tiled.tile).map(|(s, &t)| axis_tiles(s, t)).collect();
+    let per_axis: Vec<Vec<usize>> = selection.iter().zip(&tiled.grid.tile).map(|(s, &t)| axis_tiles(s, t)).collect();
     let mut out = Vec::with_capacity(per_axis.iter().map(Vec::len).product());
     let mut counter = vec![0usize; per_axis.len()];
     loop {
         let coords: Vec<usize> = counter.iter().zip(&per_axis).map(|(&i, v)| v[i]).collect();
-        out.push(tiled.tile_number(&coords));
+        out.push(tiled.grid.number(&coords));
         let mut a = per_axis.len();
         loop {
             if a == 0 {
@@ -207,7 +207,7 @@ pub(crate) async fn read_tiled<T: Element>(
     selection: &[AxisRange],
     conv: &Conversion,
 ) -> Result<Vec<T>> {
-    check_bounds(&tiled.shape, selection).map_err(|reason| Error::Slice {
+    check_bounds(&tiled.grid.shape, selection).map_err(|reason| Error::Slice {
         location: hdu.location().to_string(),
         hdu: hdu.index(),
         reason,
@@ -231,7 +231,7 @@ pub(crate) async fn read_tiled<T: Element>(
         DECODED.with(|cell| {
             let mut tile = cell.borrow_mut();
             tiled.decode(row, compressed, &mut tile).map_err(|e| hdu.format_error(e))?;
-            let region = tiled.tile_region(row.tile);
+            let region = tiled.grid.region(row.tile);
             scatter.tile(&region, &tile).map_err(|e| hdu.format_error(e))
         })
     };

@@ -12,9 +12,11 @@ use crate::geometry::Geometry;
 use crate::plan::{AxisRange, Runs};
 use bytes::BytesMut;
 use fits_core::checksum::{Checksum, set_checksums};
+use fits_core::compress::{Compression, EncodedTile, TileColumn, TileEncoder};
 use fits_core::{Conversion, Element, HduKind, Header, ImageInfo, encode_physical};
 use fits_io::{LocalUpdate, LocalWrite, Upload};
 use ndarray::{ArrayView, Dimension, IxDyn, SliceArg};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::sync::Arc;
@@ -399,6 +401,153 @@ struct OpenHdu {
     written: u64,
     data_bytes: u64,
     sum: Checksum,
+    /// Set for a tile-compressed image.
+    tiles: Option<Box<TileWriter>>,
+}
+
+/// A tile-compressed image being written: values gather into bands of whole tiles (the
+/// tiles' extent along the slowest axis, across the whole image), each band is encoded in
+/// parallel and its tiles go to the heap; the table rows are kept and written at the end into
+/// the space reserved after the header.
+#[derive(Debug)]
+struct TileWriter {
+    encoder: TileEncoder,
+    image: Header,
+    /// Elements of one full band.
+    band_elements: usize,
+    /// Tiles per band.
+    band_tiles: u64,
+    /// Stored bytes of bands not yet encoded.
+    pending: Vec<u8>,
+    next_band: usize,
+    rows: Vec<u8>,
+    heap_len: u64,
+    max: [u64; 2],
+    heap_sum: Checksum,
+    seeded: bool,
+}
+
+/// Bytes of whole bands gathered before they are encoded together (in parallel).
+const TILE_BATCH_BYTES: usize = 8 << 20;
+
+impl TileWriter {
+    fn new(encoder: TileEncoder, image: Header) -> TileWriter {
+        let grid = &encoder.grid;
+        let band_elements = grid.tile[0] * grid.shape[1..].iter().product::<usize>();
+        let band_tiles = grid.grid()[1..].iter().map(|&g| g as u64).product();
+        let table_len = grid.count() as usize * encoder.row_len();
+        // The heap follows the rows: align its words as they lie in the data.
+        let mut heap_sum = Checksum::new();
+        heap_sum.update(&[0u8; 3][..table_len % 4]);
+        TileWriter {
+            band_elements,
+            band_tiles,
+            pending: Vec::new(),
+            next_band: 0,
+            rows: vec![0; table_len],
+            heap_len: 0,
+            max: [0; 2],
+            heap_sum,
+            seeded: false,
+            encoder,
+            image,
+        }
+    }
+
+    /// The stored bytes of tile `k`, gathered from the band that starts at `band_start` (element index).
+    fn gather(&self, k: u64, band: &[u8], elem: usize) -> Vec<u8> {
+        let grid = &self.encoder.grid;
+        let region = grid.region(k);
+        let shape = &grid.shape;
+        let nd = shape.len();
+        let mut strides = vec![1usize; nd];
+        for a in (0..nd - 1).rev() {
+            strides[a] = strides[a + 1] * shape[a + 1];
+        }
+        let row0 = region[0].start - self.next_band_start_row(k);
+        let run = region[nd - 1].len() * elem;
+        let mut out = Vec::with_capacity(grid.len(k) * elem);
+        let mut idx: Vec<usize> = region.iter().map(|r| r.start).collect();
+        idx[0] = row0;
+        let ends: Vec<usize> =
+            region.iter().enumerate().map(|(a, r)| if a == 0 { row0 + r.len() } else { r.end }).collect();
+        let starts: Vec<usize> = idx.clone();
+        loop {
+            let at = idx.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>() * elem;
+            out.extend_from_slice(&band[at..at + run]);
+            if nd == 1 {
+                return out;
+            }
+            let mut a = nd - 1;
+            loop {
+                if a == 0 {
+                    return out;
+                }
+                a -= 1;
+                idx[a] += 1;
+                if idx[a] < ends[a] {
+                    break;
+                }
+                idx[a] = starts[a];
+            }
+        }
+    }
+
+    /// First image row (slowest axis) of the band holding tile `k`.
+    fn next_band_start_row(&self, k: u64) -> usize {
+        (k / self.band_tiles.max(1)) as usize * self.encoder.grid.tile[0]
+    }
+
+    /// Encodes the bands wholly present in `pending` (all of it when `last`): returns the
+    /// heap bytes to append, in tile order.
+    fn encode_ready(&mut self, elem: usize, last: bool) -> fits_core::Result<Vec<u8>> {
+        let band_bytes = self.band_elements * elem;
+        let bands = if last { self.pending.len().div_ceil(band_bytes) } else { self.pending.len() / band_bytes };
+        if bands == 0 {
+            return Ok(Vec::new());
+        }
+        let first_tile = self.next_band as u64 * self.band_tiles;
+        let tiles = first_tile..(first_tile + bands as u64 * self.band_tiles).min(self.encoder.grid.count());
+        if !self.seeded {
+            let first = self.gather(0, &self.pending, elem);
+            self.encoder.choose_seed(&first);
+            self.seeded = true;
+        }
+        let this = &*self;
+        let encoded: Vec<EncodedTile> = tiles
+            .clone()
+            .into_par_iter()
+            .map(|k| {
+                let band = (k / this.band_tiles) as usize - this.next_band;
+                let start = band * band_bytes;
+                let end = (start + band_bytes).min(this.pending.len());
+                this.encoder.encode(k, &this.gather(k, &this.pending[start..end], elem))
+            })
+            .collect::<fits_core::Result<_>>()?;
+        let row_len = self.encoder.row_len();
+        let mut heap = Vec::with_capacity(encoded.iter().map(|t| t.bytes.len()).sum());
+        let mut row = Vec::with_capacity(row_len);
+        for (k, t) in tiles.zip(&encoded) {
+            row.clear();
+            self.encoder.row(t, self.heap_len + heap.len() as u64, &mut row)?;
+            let at = k as usize * row_len;
+            self.rows[at..at + row_len].copy_from_slice(&row);
+            let col = usize::from(t.column == TileColumn::Gzip);
+            let elements = if col == 0 && self.encoder.algorithm() == fits_core::tiled::Algorithm::Plio {
+                t.bytes.len() / 2
+            } else {
+                t.bytes.len()
+            };
+            self.max[col] = self.max[col].max(elements as u64);
+            heap.extend_from_slice(&t.bytes);
+        }
+        let used = (bands * band_bytes).min(self.pending.len());
+        self.pending.drain(..used);
+        self.next_band += bands;
+        self.heap_sum.update(&heap);
+        self.heap_len += heap.len() as u64;
+        Ok(heap)
+    }
 }
 
 /// Streams HDUs to a local file or an object store, in bounded memory.
@@ -565,12 +714,86 @@ impl FitsWriter {
             written: 0,
             data_bytes,
             sum: Checksum::new(),
+            tiles: None,
+        });
+        Ok(())
+    }
+
+    /// Starts a tile-compressed image (a binary-table extension holding the image `header`
+    /// describes): data then arrives through [`FitsWriter::write`] as for [`FitsWriter::begin_image`],
+    /// and is compressed tile by tile in bounded memory. A primary image header (`SIMPLE`) is
+    /// written as the convention says, as an empty primary HDU followed by the compressed image
+    /// marked `ZSIMPLE`; the same empty primary is added before an extension written first.
+    pub async fn begin_compressed_image(&mut self, mut header: Header, compression: &Compression) -> Result<()> {
+        self.usable()?;
+        if let Some(open) = &self.open {
+            return Err(self.mismatch(format!("HDU {} is still open: call end_hdu first", open.index)));
+        }
+        let primary = header.contains("SIMPLE");
+        if primary && self.hdus > 0 {
+            return Err(self.mismatch(format!("HDU {}: a primary header (SIMPLE) can only start a file", self.hdus)));
+        }
+        if self.hdus == 0 {
+            let mut empty = fits_core::write::image_header(fits_core::DType::U8, &[], true);
+            empty.set("EXTEND", true);
+            self.begin_image(empty).await?;
+            self.end_hdu().await?;
+        }
+        let index = self.hdus;
+        let fail = |e: fits_core::Error| Error::format(&self.location, e.in_hdu(index));
+        if primary {
+            // The image keeps its own keywords; EXTEND becomes ZEXTEND.
+            header.set("EXTEND", true);
+        }
+        let info = ImageInfo::from_header(&header).map_err(fail)?;
+        let encoder = TileEncoder::new(&header, compression).map_err(fail)?;
+        let mut table = encoder.table_header(&header, 0, [0, 0]).map_err(fail)?;
+        if self.options.checksums {
+            set_checksums(&mut table, 0).map_err(fail)?;
+        }
+        let bytes = table.to_bytes().map_err(fail)?;
+        let tiles = TileWriter::new(encoder, header);
+        let start = self.pos;
+        let reserved = bytes.len() as u64 + tiles.rows.len() as u64;
+        if let Some(s) = self.sink.as_mut() {
+            s.hold(start..start + reserved);
+        }
+        self.sink_write(&bytes).await?;
+        let zeros = vec![0u8; tiles.rows.len().min(1 << 20)];
+        let mut left = tiles.rows.len();
+        while left > 0 {
+            let n = left.min(zeros.len());
+            self.sink_write(&zeros[..n]).await?;
+            left -= n;
+        }
+        self.open = Some(OpenHdu {
+            index,
+            header: table,
+            start,
+            header_len: bytes.len() as u64,
+            conv: Conversion::physical(info.bitpix, info.scaling),
+            expected: info.len() as u64,
+            written: 0,
+            data_bytes: 0,
+            sum: Checksum::new(),
+            tiles: Some(Box::new(tiles)),
         });
         Ok(())
     }
 
     /// Appends the next values of the open image (C order), as physical values.
     pub async fn write<T: Element>(&mut self, values: &[T]) -> Result<()> {
+        self.write_values(values, false).await
+    }
+
+    /// Appends the next stored values of the open image (C order), unscaled: `T` must be the
+    /// stored type (`u8 i16 i32 i64 f32 f64` for BITPIX 8, 16, 32, 64, -32, -64). For copying
+    /// data read with `read_raw`, bit for bit.
+    pub async fn write_raw<T: Element>(&mut self, values: &[T]) -> Result<()> {
+        self.write_values(values, true).await
+    }
+
+    async fn write_values<T: Element>(&mut self, values: &[T], raw: bool) -> Result<()> {
         self.usable()?;
         let location = self.location.clone();
         let open = self.open.as_mut().ok_or_else(|| Error::WriteMismatch {
@@ -587,7 +810,19 @@ impl FitsWriter {
             return Err(Error::WriteMismatch { location, reason });
         }
         self.buf.clear();
-        if let Err(e) = encode_physical(values, &open.conv, &mut self.buf) {
+        if raw {
+            let stored = open.conv.bitpix.raw_dtype();
+            if T::DTYPE != stored {
+                let reason = format!(
+                    "HDU {}: raw values must be {stored} (BITPIX {}), not {}",
+                    open.index,
+                    open.conv.bitpix.value(),
+                    T::DTYPE
+                );
+                return Err(Error::WriteMismatch { location, reason });
+            }
+            T::encode(values, &mut self.buf);
+        } else if let Err(e) = encode_physical(values, &open.conv, &mut self.buf) {
             let index = open.index;
             let first = open.written;
             self.failed = true;
@@ -596,8 +831,23 @@ impl FitsWriter {
                 reason: format!("HDU {index}, values from element {first}: {e}"),
             });
         }
-        open.sum.update(&self.buf);
         open.written += n;
+        if let Some(tiles) = open.tiles.as_mut() {
+            tiles.pending.extend_from_slice(&self.buf);
+            if tiles.pending.len() < TILE_BATCH_BYTES.max(tiles.band_elements * open.conv.bitpix.size()) {
+                return Ok(());
+            }
+            let index = open.index;
+            let heap = match tiles.encode_ready(open.conv.bitpix.size(), false) {
+                Ok(heap) => heap,
+                Err(e) => {
+                    self.failed = true;
+                    return Err(Error::format(&self.location, e.in_hdu(index)));
+                }
+            };
+            return self.sink_write(&heap).await;
+        }
+        open.sum.update(&self.buf);
         let buf = std::mem::take(&mut self.buf);
         let r = self.sink_write(&buf).await;
         self.buf = buf;
@@ -622,6 +872,9 @@ impl FitsWriter {
                 "HDU {}: the header promises {} elements, {} were written",
                 open.index, open.expected, open.written
             )));
+        }
+        if let Some(mut tiles) = open.tiles.take() {
+            return self.end_compressed(open, &mut tiles).await;
         }
         let pad = (fits_core::padded(open.data_bytes) - open.data_bytes) as usize;
         self.sink_write(&vec![0u8; pad]).await?;
@@ -650,6 +903,49 @@ impl FitsWriter {
                 self.failed = true;
                 return Err(e);
             }
+        }
+        self.hdus += 1;
+        Ok(())
+    }
+
+    async fn end_compressed(&mut self, open: OpenHdu, tiles: &mut TileWriter) -> Result<()> {
+        let index = open.index;
+        let location = self.location.clone();
+        let fail = |e: fits_core::Error| Error::format(&location, e.in_hdu(index));
+        let heap = match tiles.encode_ready(open.conv.bitpix.size(), true) {
+            Ok(heap) => heap,
+            Err(e) => {
+                self.failed = true;
+                return Err(fail(e));
+            }
+        };
+        self.sink_write(&heap).await?;
+        let data_bytes = tiles.rows.len() as u64 + tiles.heap_len;
+        let pad = (fits_core::padded(data_bytes) - data_bytes) as usize;
+        self.sink_write(&vec![0u8; pad]).await?;
+        let mut table = tiles.encoder.table_header(&tiles.image, tiles.heap_len, tiles.max).map_err(fail)?;
+        if self.options.checksums {
+            let sum = fits_core::checksum::add(fits_core::checksum::sum32(&tiles.rows), tiles.heap_sum.value());
+            set_checksums(&mut table, sum).map_err(fail)?;
+        }
+        let bytes = table.to_bytes().map_err(fail)?;
+        if bytes.len() as u64 != open.header_len {
+            self.failed = true;
+            return Err(self.mismatch(format!("HDU {index}: internal: the table header changed length when completed")));
+        }
+        let sink = self.sink.as_mut().ok_or_else(|| Error::WriteMismatch {
+            location: self.location.clone(),
+            reason: "the writer is finished".into(),
+        })?;
+        let patched =
+            sink.patch(open.start, &bytes).and_then(|()| sink.patch(open.start + open.header_len, &tiles.rows));
+        if let Err(e) = patched {
+            self.failed = true;
+            return Err(e);
+        }
+        if let Err(e) = sink.release().await {
+            self.failed = true;
+            return Err(e);
         }
         self.hdus += 1;
         Ok(())

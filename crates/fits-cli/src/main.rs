@@ -3,6 +3,7 @@
 mod commands;
 mod copy;
 mod demo;
+mod pack;
 mod source;
 
 use clap::{Parser, Subcommand};
@@ -98,6 +99,28 @@ enum Command {
         /// HDUs to copy (index, EXTNAME or EXTNAME,EXTVER; repeat for several). Default: all.
         #[arg(long)]
         hdu: Vec<String>,
+        /// Replace DST if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Tile-compress the images of a file (as fpack), streamed; other HDUs are copied as they are.
+    Compress {
+        /// A path, file://, http(s):// or s3://bucket/key source.
+        src: String,
+        /// A local path or s3://bucket/key destination.
+        dst: String,
+        #[command(flatten)]
+        options: pack::CompressArgs,
+        /// Replace DST if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Restore the tile-compressed images of a file to plain images (as funpack), streamed.
+    Decompress {
+        /// A path, file://, http(s):// or s3://bucket/key source.
+        src: String,
+        /// A local path or s3://bucket/key destination.
+        dst: String,
         /// Replace DST if it exists.
         #[arg(long)]
         overwrite: bool,

@@ -22,6 +22,7 @@
 mod card;
 pub mod checksum;
 pub mod codec;
+pub mod compress;
 pub mod compressed;
 mod element;
 mod error;

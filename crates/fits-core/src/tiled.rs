@@ -94,10 +94,8 @@ pub enum Quantization {
 pub struct TiledImage {
     /// `ZBITPIX`: the stored type of the pixels.
     pub bitpix: Bitpix,
-    /// `ZNAXISn` in numpy order (slowest first).
-    pub shape: Vec<usize>,
-    /// `ZTILEn` in numpy order.
-    pub tile: Vec<usize>,
+    /// The image and tile shapes (`ZNAXISn`, `ZTILEn`).
+    pub grid: TileGrid,
     /// The codec.
     pub algorithm: Algorithm,
     /// How floats were quantized.
@@ -311,8 +309,7 @@ impl TiledImage {
 
         let row_len = table.required_int("NAXIS1")? as u64;
         let rows = table.required_int("NAXIS2")? as u64;
-        let tiles = grid(&shape, &tile).iter().try_fold(1u64, |a, &g| a.checked_mul(g as u64)).unwrap_or(u64::MAX);
-        let tiles = if shape.is_empty() { 0 } else { tiles };
+        let tiles = TileGrid { shape: shape.clone(), tile: tile.clone() }.count();
         if rows != tiles {
             return Err(Error::invalid("NAXIS2", rows, format!("the image has {tiles} tiles, one row each")));
         }
@@ -324,8 +321,7 @@ impl TiledImage {
         };
         Ok(TiledImage {
             bitpix,
-            shape,
-            tile,
+            grid: TileGrid { shape, tile },
             algorithm,
             quantization,
             row_len: row_len as usize,
@@ -347,37 +343,9 @@ impl TiledImage {
         self.rows
     }
 
-    /// Tiles along each axis, numpy order.
-    pub fn grid(&self) -> Vec<usize> {
-        grid(&self.shape, &self.tile)
-    }
-
     /// Bytes of one table row.
     pub fn row_len(&self) -> usize {
         self.row_len
-    }
-
-    /// The zero-based number of the tile at grid position `coords` (numpy order).
-    pub fn tile_number(&self, coords: &[usize]) -> u64 {
-        let grid = self.grid();
-        coords.iter().zip(&grid).fold(0u64, |acc, (&c, &g)| acc * g as u64 + c as u64)
-    }
-
-    /// The pixels tile `k` covers, per axis (numpy order).
-    pub fn tile_region(&self, k: u64) -> Vec<Range<usize>> {
-        let grid = self.grid();
-        let mut coords = vec![0usize; grid.len()];
-        let mut rest = k;
-        for (c, &g) in coords.iter_mut().zip(&grid).rev() {
-            *c = (rest % g.max(1) as u64) as usize;
-            rest /= g.max(1) as u64;
-        }
-        coords.iter().zip(&self.tile).zip(&self.shape).map(|((&c, &t), &n)| c * t..((c + 1) * t).min(n)).collect()
-    }
-
-    /// Pixels in tile `k`.
-    pub fn tile_len(&self, k: u64) -> usize {
-        self.tile_region(k).iter().map(|r| r.len()).product()
     }
 
     /// The table row of tile `k`, relative to the HDU's data start.
@@ -387,7 +355,7 @@ impl TiledImage {
     }
 
     fn tile_error(&self, k: u64, reason: impl Into<String>) -> Error {
-        let origin: Vec<usize> = self.tile_region(k).iter().map(|r| r.start).collect();
+        let origin: Vec<usize> = self.grid.region(k).iter().map(|r| r.start).collect();
         Error::Tile { row: k + 1, origin: format!("{origin:?}"), reason: reason.into() }
     }
 
@@ -432,7 +400,7 @@ impl TiledImage {
                     pick = (s, c);
                     (n, at) = (m, a);
                 }
-                None if self.tile_len(k) == 0 => {}
+                None if self.grid.len(k) == 0 => {}
                 None => return Err(self.tile_error(k, "the tile has no data (empty heap descriptors)")),
             }
         }
@@ -468,7 +436,7 @@ impl TiledImage {
     pub fn decode(&self, row: &TileRow, bytes: &[u8], out: &mut Vec<u8>) -> Result<()> {
         out.clear();
         let k = row.tile;
-        let n = self.tile_len(k);
+        let n = self.grid.len(k);
         if n == 0 {
             return Ok(());
         }
@@ -508,7 +476,7 @@ impl TiledImage {
                     Values::I32(v)
                 }
                 Algorithm::Hcompress { smooth, .. } => {
-                    let (nx, ny) = self.tile_rows(k);
+                    let (nx, ny) = self.grid.rows(k);
                     let mut v = vec![0i64; n];
                     codec::hcompress::decode(bytes, nx, ny, smooth, &mut v).map_err(codec_err)?;
                     Values::I64(v)
@@ -600,25 +568,6 @@ impl TiledImage {
         self.tile_error(k, CodecError::WrongSize { expected: n, got }.to_string())
     }
 
-    /// The tile as rows for the codecs that see it in two dimensions (HCOMPRESS, quantization):
-    /// the first axis longer than one pixel (FITS order), and the product of the rest.
-    pub fn tile_rows(&self, k: u64) -> (usize, usize) {
-        let region = self.tile_region(k);
-        let mut row = 0;
-        let mut rows = 1;
-        for r in region.iter().rev() {
-            let n = r.len();
-            if n > 1 {
-                if row == 0 {
-                    row = n;
-                } else {
-                    rows *= n;
-                }
-            }
-        }
-        (row.max(1), rows)
-    }
-
     fn store_ints(&self, k: u64, ints: impl Iterator<Item = i64>, clip: bool, out: &mut Vec<u8>) -> Result<()> {
         let off = self.plio_offset;
         macro_rules! store {
@@ -690,6 +639,74 @@ fn raw_ints(bytes: &[u8], width: usize) -> Vec<i64> {
     }
 }
 
-fn grid(shape: &[usize], tile: &[usize]) -> Vec<usize> {
-    shape.iter().zip(tile).map(|(&n, &t)| n.div_ceil(t.max(1))).collect()
+/// An image cut into tiles: the image and tile shapes, numpy order (slowest axis first).
+/// Tiles are numbered in C order of their grid positions, which is the FITS order of tiles
+/// (first axis fastest); tile `k` is the table's row `k + 1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileGrid {
+    /// The image shape.
+    pub shape: Vec<usize>,
+    /// The tile shape (edge tiles are cut to the image).
+    pub tile: Vec<usize>,
+}
+
+impl TileGrid {
+    /// Tiles along each axis.
+    pub fn grid(&self) -> Vec<usize> {
+        self.shape.iter().zip(&self.tile).map(|(&n, &t)| n.div_ceil(t.max(1))).collect()
+    }
+
+    /// Number of tiles (0 for an image without axes; saturates on absurd shapes).
+    pub fn count(&self) -> u64 {
+        if self.shape.is_empty() {
+            return 0;
+        }
+        self.grid().iter().try_fold(1u64, |a, &g| a.checked_mul(g as u64)).unwrap_or(u64::MAX)
+    }
+
+    /// The number of the tile at grid position `coords`.
+    pub fn number(&self, coords: &[usize]) -> u64 {
+        coords.iter().zip(self.grid()).fold(0u64, |acc, (&c, g)| acc * g as u64 + c as u64)
+    }
+
+    /// The pixels tile `k` covers, per axis.
+    pub fn region(&self, k: u64) -> Vec<Range<usize>> {
+        let grid = self.grid();
+        let mut coords = vec![0usize; grid.len()];
+        let mut rest = k;
+        for (c, &g) in coords.iter_mut().zip(&grid).rev() {
+            *c = (rest % g.max(1) as u64) as usize;
+            rest /= g.max(1) as u64;
+        }
+        coords.iter().zip(&self.tile).zip(&self.shape).map(|((&c, &t), &n)| c * t..((c + 1) * t).min(n)).collect()
+    }
+
+    /// Pixels in tile `k`.
+    pub fn len(&self, k: u64) -> usize {
+        self.region(k).iter().map(|r| r.len()).product()
+    }
+
+    /// Whether the image has no tiles.
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    /// Tile `k` as rows, for the codecs that see tiles in two dimensions (HCOMPRESS,
+    /// quantization): the length of the first axis (FITS order) longer than one pixel, and the
+    /// product of the other lengths.
+    pub fn rows(&self, k: u64) -> (usize, usize) {
+        let mut row = 0;
+        let mut rows = 1;
+        for r in self.region(k).iter().rev() {
+            let n = r.len();
+            if n > 1 {
+                if row == 0 {
+                    row = n;
+                } else {
+                    rows *= n;
+                }
+            }
+        }
+        (row.max(1), rows)
+    }
 }

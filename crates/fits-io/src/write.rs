@@ -61,10 +61,15 @@ impl LocalWrite {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".fits-write-")
-            .tempfile_in(&dir)
-            .map_err(|e| io_err(&location, "creating a temporary file beside it", e))?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".fits-write-");
+        // A finished file gets the usual permissions (0666 less the umask), not a temporary file's 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder.tempfile_in(&dir).map_err(|e| io_err(&location, "creating a temporary file beside it", e))?;
         Ok(LocalWrite { tmp, target, location, overwrite })
     }
 
