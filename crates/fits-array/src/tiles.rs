@@ -143,6 +143,25 @@ struct Scatter<'a, T> {
 }
 
 impl<T: Element> Scatter<'_, T> {
+    /// The pixels of a tile (C-order indices in it) from its first to its last selected one;
+    /// `None` when the selection misses the tile.
+    fn span(&self, region: &[Range<usize>]) -> Option<Range<usize>> {
+        let nd = region.len();
+        let (mut lo, mut hi, mut stride) = (0usize, 0usize, 1usize);
+        for a in (0..nd).rev() {
+            let (s, r) = (&self.selection[a], &region[a]);
+            let j_lo = if r.start > s.start { (r.start - s.start).div_ceil(s.step) } else { 0 };
+            let j_hi = if r.end > s.start { ((r.end - 1 - s.start) / s.step + 1).min(s.len) } else { 0 };
+            if j_lo >= j_hi {
+                return None;
+            }
+            lo += (s.start + j_lo * s.step - r.start) * stride;
+            hi += (s.start + (j_hi - 1) * s.step - r.start) * stride;
+            stride *= r.len();
+        }
+        Some(lo..hi + 1)
+    }
+
     /// Copies the selected pixels of a decoded tile (`region`, stored big-endian values) into the output.
     fn tile(&self, region: &[Range<usize>], tile: &[u8]) -> fits_core::Result<()> {
         let elem = self.conv.bitpix.size();
@@ -228,10 +247,11 @@ pub(crate) async fn read_tiled<T: Element>(
     }
     let scatter = Scatter { selection, out_strides, out: OutPtr(out.as_mut_ptr()), out_len: n, conv };
     let decode_one = |row: &TileRow, compressed: &[u8]| -> Result<()> {
+        let region = tiled.grid.region(row.tile);
+        let Some(span) = scatter.span(&region) else { return Ok(()) };
         DECODED.with(|cell| {
             let mut tile = cell.borrow_mut();
-            tiled.decode(row, compressed, &mut tile).map_err(|e| hdu.format_error(e))?;
-            let region = tiled.grid.region(row.tile);
+            tiled.decode_span(row, compressed, span, &mut tile).map_err(|e| hdu.format_error(e))?;
             scatter.tile(&region, &tile).map_err(|e| hdu.format_error(e))
         })
     };

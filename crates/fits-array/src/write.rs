@@ -523,6 +523,9 @@ impl TileWriter {
                 let end = (start + band_bytes).min(this.pending.len());
                 this.encoder.encode(k, &this.gather(k, &this.pending[start..end], elem))
             })
+            .collect::<Vec<_>>()
+            .into_iter()
+            // The first failing tile in order is the one reported, however the work was shared.
             .collect::<fits_core::Result<_>>()?;
         let row_len = self.encoder.row_len();
         let mut heap = Vec::with_capacity(encoded.iter().map(|t| t.bytes.len()).sum());

@@ -36,8 +36,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Copy { src, dst, hdu, overwrite } => {
             crate::copy::run(&mut session, &src, &dst, &hdu, overwrite).await?
         }
-        Command::Compress { src, dst, options, overwrite } => {
-            crate::pack::compress(&mut session, &src, &dst, &options, overwrite).await?
+        Command::Compress { src, dst, options, hdu, overwrite } => {
+            crate::pack::compress(&mut session, &src, &dst, &options, &hdu, overwrite).await?
         }
         Command::Decompress { src, dst, overwrite } => {
             crate::pack::decompress(&mut session, &src, &dst, overwrite).await?

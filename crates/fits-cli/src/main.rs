@@ -111,6 +111,9 @@ enum Command {
         dst: String,
         #[command(flatten)]
         options: pack::CompressArgs,
+        /// HDUs to keep (index, EXTNAME or EXTNAME,EXTVER; repeat for several). Default: all.
+        #[arg(long)]
+        hdu: Vec<String>,
         /// Replace DST if it exists.
         #[arg(long)]
         overwrite: bool,

@@ -8,7 +8,7 @@ use fits::core::quantize::Dither;
 use fits::core::tiled::Algorithm;
 use fits::core::write::{image_header, is_structural};
 use fits::core::{Bitpix, HduKind, Header};
-use fits::{Fits, FitsWriter, Hdu, Image, WriteOptions};
+use fits::{Fits, FitsWriter, Hdu, HduSelector, Image, WriteOptions};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Slice;
@@ -131,15 +131,29 @@ pub(crate) async fn compress(
     src: &str,
     dst: &str,
     args: &CompressArgs,
+    hdus: &[String],
     overwrite: bool,
 ) -> Result<()> {
     let fits = session.open(src).await?;
-    let bar = progress(data_bytes(&fits));
+    let mut chosen: Vec<usize> = if hdus.is_empty() {
+        (0..fits.len()).collect()
+    } else {
+        hdus.iter().map(|h| fits.hdu(HduSelector::parse(h)).map(|h| h.index())).collect::<fits::Result<_>>()?
+    };
+    chosen.sort_unstable();
+    chosen.dedup();
+    let bar = progress(chosen.iter().map(|&i| fits.hdus()[i].layout().data_len).sum());
     let mut w = FitsWriter::create(dst, WriteOptions { overwrite, ..WriteOptions::default() }).await?;
     let mut compressed = 0;
     let result = async {
-        for hdu in fits.hdus() {
-            bar.set_message(format!("HDU {}", hdu.index()));
+        for &i in &chosen {
+            let hdu = &fits.hdus()[i];
+            bar.set_message(format!("HDU {i}"));
+            if w.hdus() == 0 && i != 0 && plain_image(hdu).is_none() {
+                // An extension that stays as it is needs a primary HDU before it: an empty one.
+                w.begin_image(fits::core::write::image_header(fits::core::DType::U8, &[], true)).await?;
+                w.end_hdu().await?;
+            }
             match plain_image(hdu) {
                 Some(image) => {
                     let c = args.compression(&image)?;

@@ -71,7 +71,30 @@ impl Walk {
         Walk { rand, iseed, next: (rand[iseed] * 500.0) as usize }
     }
 
+    /// Moves past `n` pixels.
+    fn skip(&mut self, mut n: usize) {
+        while n > 0 {
+            let k = n.min(N_RANDOM - self.next);
+            n -= k;
+            self.next += k;
+            if self.next == N_RANDOM {
+                self.iseed = (self.iseed + 1) % N_RANDOM;
+                self.next = (self.rand[self.iseed] * 500.0) as usize;
+            }
+        }
+    }
+
+    /// The random values for the next pixels: at most `n`, up to the end of the sequence.
+    #[inline(always)]
+    fn segment(&mut self, n: usize) -> &'static [f32] {
+        let k = n.min(N_RANDOM - self.next);
+        let seg = &self.rand[self.next..self.next + k];
+        self.skip(k);
+        seg
+    }
+
     /// The random values for the next `n` pixels, in pieces.
+    #[inline(always)]
     fn run(&mut self, mut n: usize, mut f: impl FnMut(&[f32])) {
         while n > 0 {
             let k = n.min(N_RANDOM - self.next);
@@ -101,48 +124,108 @@ pub struct Unquantize {
     pub blank: Option<i64>,
 }
 
-macro_rules! unquantize_into {
-    ($name:ident, $t:ty) => {
-        /// Restores a tile's floats from its quantized integers (`out.len() == q.len()`).
-        pub fn $name(&self, q: &[i32], out: &mut [$t]) {
-            let (scale, zero) = (self.scale, self.zero);
-            let blank = self.blank.and_then(|b| i32::try_from(b).ok());
-            if self.dither == Dither::None {
-                for (o, &v) in out.iter_mut().zip(q) {
-                    *o = if Some(v) == blank { <$t>::NAN } else { (v as f64 * scale + zero) as $t };
-                }
-                return;
-            }
-            let keep_zero = self.dither == Dither::Subtractive2;
-            let mut walk = Walk::new(self.row);
-            let mut at = 0;
-            walk.run(q.len(), |rand| {
-                let qs = &q[at..at + rand.len()];
-                let os = &mut out[at..at + rand.len()];
-                at += rand.len();
-                if blank.is_none() && !keep_zero {
-                    for ((o, &v), &r) in os.iter_mut().zip(qs).zip(rand) {
-                        *o = ((v as f64 - r as f64 + 0.5) * scale + zero) as $t;
-                    }
-                    return;
-                }
-                for ((o, &v), &r) in os.iter_mut().zip(qs).zip(rand) {
-                    *o = if Some(v) == blank {
-                        <$t>::NAN
-                    } else if keep_zero && v == ZERO_VALUE {
-                        0.0
-                    } else {
-                        ((v as f64 - r as f64 + 0.5) * scale + zero) as $t
-                    };
-                }
-            });
-        }
-    };
-}
-
 impl Unquantize {
-    unquantize_into!(to_f32, f32);
-    unquantize_into!(to_f64, f64);
+    /// Restores a tile's floats from its quantized integers (`out.len() == q.len()`).
+    pub fn to_f32(&self, q: &[i32], out: &mut [f32]) {
+        // SAFETY: f32 has no padding and every byte pattern written is a valid f32.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(out)) };
+        self.dispatch::<4, false>(q, 0, bytes);
+    }
+
+    /// Restores a tile's floats from its quantized integers (`out.len() == q.len()`).
+    pub fn to_f64(&self, q: &[i32], out: &mut [f64]) {
+        // SAFETY: f64 has no padding and every byte pattern written is a valid f64.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(out)) };
+        self.dispatch::<8, false>(q, 0, bytes);
+    }
+
+    /// Restores the pixels `first..first + q.len()` of a tile (`q` holds just those) as
+    /// big-endian `f32` (or `f64` when `double`) bytes into `out`.
+    pub fn to_be_bytes(&self, q: &[i32], first: usize, double: bool, out: &mut [u8]) {
+        if double {
+            self.dispatch::<8, true>(q, first, out);
+        } else {
+            self.dispatch::<4, true>(q, first, out);
+        }
+    }
+
+    fn dispatch<const W: usize, const BE: bool>(&self, q: &[i32], first: usize, out: &mut [u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2.
+            return unsafe { self.restore_avx2::<W, BE>(q, first, out) };
+        }
+        self.restore::<W, BE>(q, first, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn restore_avx2<const W: usize, const BE: bool>(&self, q: &[i32], first: usize, out: &mut [u8]) {
+        self.restore::<W, BE>(q, first, out);
+    }
+
+    /// The loops: `W`-byte floats, big-endian or native. Values are computed in `f64` as
+    /// `(q - r + 0.5) * scale + zero` and then rounded to the output type, as the convention's
+    /// reference decoder does, so results agree bit for bit.
+    #[inline(always)]
+    fn restore<const W: usize, const BE: bool>(&self, q: &[i32], first: usize, out: &mut [u8]) {
+        #[inline(always)]
+        fn put<const W: usize, const BE: bool>(o: &mut [u8], x: f64) {
+            if W == 4 {
+                let v = x as f32;
+                o.copy_from_slice(&if BE { v.to_be_bytes() } else { v.to_ne_bytes() });
+            } else {
+                o.copy_from_slice(&if BE { x.to_be_bytes() } else { x.to_ne_bytes() });
+            }
+        }
+        let (scale, zero) = (self.scale, self.zero);
+        // A blank that no 32-bit value can equal never matches.
+        let blank = self.blank.and_then(|b| i32::try_from(b).ok());
+        let out = &mut out[..q.len() * W];
+        if self.dither == Dither::None {
+            for (o, &v) in out.chunks_exact_mut(W).zip(q) {
+                put::<W, BE>(o, if Some(v) == blank { f64::NAN } else { v as f64 * scale + zero });
+            }
+            return;
+        }
+        let keep_zero = self.dither == Dither::Subtractive2;
+        let mut walk = Walk::new(self.row);
+        walk.skip(first);
+        let mut at = 0;
+        while at < q.len() {
+            let rand = walk.segment(q.len() - at);
+            let qs = &q[at..at + rand.len()];
+            let os = &mut out[at * W..(at + rand.len()) * W];
+            at += rand.len();
+            match (blank, keep_zero) {
+                (None, false) => {
+                    for ((o, &v), &r) in os.chunks_exact_mut(W).zip(qs).zip(rand) {
+                        put::<W, BE>(o, (v as f64 - r as f64 + 0.5) * scale + zero);
+                    }
+                }
+                (Some(b), false) => {
+                    for ((o, &v), &r) in os.chunks_exact_mut(W).zip(qs).zip(rand) {
+                        let x = (v as f64 - r as f64 + 0.5) * scale + zero;
+                        put::<W, BE>(o, if v == b { f64::NAN } else { x });
+                    }
+                }
+                _ => {
+                    for ((o, &v), &r) in os.chunks_exact_mut(W).zip(qs).zip(rand) {
+                        let x = if Some(v) == blank {
+                            f64::NAN
+                        } else if v == ZERO_VALUE {
+                            0.0
+                        } else {
+                            (v as f64 - r as f64 + 0.5) * scale + zero
+                        };
+                        put::<W, BE>(o, x);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Robust noise estimates of an image (rows of `nx` pixels; NaNs ignored): the scaled
@@ -402,6 +485,28 @@ mod tests {
         let mut q2 = Vec::new();
         quantize(&data, 250, 4.0, Dither::Subtractive1, 1, &mut q2).unwrap();
         assert_ne!(q, q2);
+    }
+
+    #[test]
+    fn part_of_a_tile_restores_as_the_whole() {
+        let data = noisy(23_000);
+        let mut q = Vec::new();
+        let z = quantize(&data, 230, 4.0, Dither::Subtractive2, 9998, &mut q).unwrap();
+        for dither in [Dither::None, Dither::Subtractive1, Dither::Subtractive2] {
+            let un = Unquantize { scale: z.scale, zero: z.zero, dither, row: 9998, blank: Some(q[40] as i64) };
+            let mut whole = vec![0f64; q.len()];
+            un.to_f64(&q, &mut whole);
+            assert!(whole[40].is_nan());
+            for (first, last) in [(0, 1), (17, 9000), (9999, 10001), (12_345, 23_000)] {
+                let mut be = vec![0u8; (last - first) * 4];
+                un.to_be_bytes(&q[first..last], first, false, &mut be);
+                for (i, b) in be.chunks_exact(4).enumerate() {
+                    let v = f32::from_be_bytes(b.try_into().unwrap());
+                    let w = whole[first + i] as f32;
+                    assert!(v == w || (v.is_nan() && w.is_nan()), "{dither:?} pixel {}", first + i);
+                }
+            }
+        }
     }
 
     #[test]

@@ -432,8 +432,15 @@ impl TiledImage {
     }
 
     /// Decodes a tile from its heap bytes (`bytes` = the [`TileRow::heap_range`]) into its
-    /// stored values: `tile_len × |ZBITPIX|/8` big-endian bytes, appended to a cleared `out`.
+    /// stored values: `tile_len × |ZBITPIX|/8` big-endian bytes, in a cleared `out`.
     pub fn decode(&self, row: &TileRow, bytes: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.decode_span(row, bytes, 0..usize::MAX, out)
+    }
+
+    /// As [`TiledImage::decode`], converting only the pixels `span` (indices in the tile, C order)
+    /// to stored values; the bytes of the other pixels are zeros. The codec still decodes the
+    /// whole tile: this saves the per-pixel work of a section that needs part of it.
+    pub fn decode_span(&self, row: &TileRow, bytes: &[u8], span: Range<usize>, out: &mut Vec<u8>) -> Result<()> {
         out.clear();
         let k = row.tile;
         let n = self.grid.len(k);
@@ -445,21 +452,34 @@ impl TiledImage {
                 self.tile_error(k, format!("{} heap bytes given, the row points to {}", bytes.len(), row.elements))
             );
         }
+        let span = span.start.min(n)..span.end.min(n);
         let codec_err = |e: CodecError| {
             self.tile_error(k, format!("{} tile at heap offset {}: {e}", self.source_name(row), row.heap_offset))
         };
         let elem = self.bitpix.size();
         let values = match row.source {
-            Source::Uncompressed => Values::Raw { bytes: bytes.to_vec(), width: row.elem_ty.size(), float: true },
+            Source::Uncompressed => {
+                let width = row.elem_ty.size();
+                if bytes.len() != n * width {
+                    return Err(self.size_error(k, bytes.len() / width, n));
+                }
+                Values::Raw {
+                    bytes: bytes.to_vec(),
+                    width,
+                    float: matches!(row.elem_ty, ColumnType::F32 | ColumnType::F64),
+                }
+            }
             Source::Gzip => {
                 let raw = codec::gzip::decompress(bytes, n * 8).map_err(codec_err)?;
-                let width = raw_width(raw.len(), n).ok_or_else(|| self.size_error(k, raw.len(), n))?;
+                let width = raw_width(raw.len(), n, &[4, 8]).ok_or_else(|| self.size_error(k, raw.len() / 4, n))?;
                 Values::Raw { bytes: raw, width, float: true }
             }
             Source::Compressed => match self.algorithm {
                 Algorithm::Rice { block, bytepix } => {
+                    // A Rice stream decodes in order: pixels after the span need not be decoded.
                     let mut v = vec![0i32; n];
-                    codec::rice::decode(bytes, bytepix, block, &mut v).map_err(codec_err)?;
+                    let upto = span.end.min(n);
+                    codec::rice::decode(bytes, bytepix, block, &mut v[..upto]).map_err(codec_err)?;
                     Values::I32(v)
                 }
                 Algorithm::Plio => {
@@ -487,7 +507,15 @@ impl TiledImage {
                     } else {
                         codec::gzip::decompress(bytes, n * 8).map_err(codec_err)?
                     };
-                    let width = raw_width(raw.len(), n).ok_or_else(|| self.size_error(k, raw.len(), n))?;
+                    // The pixels' own width, or wider (some writers stored 16-bit images as 32-bit
+                    // integers); quantized floats are 32-bit integers.
+                    let widths: &[usize] = match self.quantization {
+                        _ if !self.bitpix.is_float() => &[1, 2, 4, 8][elem.trailing_zeros() as usize..],
+                        Quantization::Quantized { .. } => &[4],
+                        Quantization::Lossless => &[4, 8],
+                    };
+                    let width =
+                        raw_width(raw.len(), n, widths).ok_or_else(|| self.size_error(k, raw.len() / widths[0], n))?;
                     let raw = if self.algorithm == Algorithm::Gzip2 && width > 1 {
                         codec::gzip::unshuffle(&raw, width)
                     } else {
@@ -498,7 +526,8 @@ impl TiledImage {
                 }
             },
         };
-        out.reserve(n * elem);
+        out.resize(n * elem, 0);
+        let dst = &mut out[span.start * elem..span.end * elem];
         let quantized = match self.quantization {
             Quantization::Quantized { dither, dither0 } if row.source == Source::Compressed => Some(Unquantize {
                 scale: row.scale,
@@ -513,45 +542,42 @@ impl TiledImage {
         match (quantized, values) {
             (Some(u), values) => {
                 let q = values.into_i32().map_err(|r| self.tile_error(k, r))?;
-                if self.bitpix == Bitpix::F32 {
-                    let mut f = vec![0f32; n];
-                    u.to_f32(&q, &mut f);
-                    out.extend(f.iter().flat_map(|v| v.to_be_bytes()));
-                } else {
-                    let mut f = vec![0f64; n];
-                    u.to_f64(&q, &mut f);
-                    out.extend(f.iter().flat_map(|v| v.to_be_bytes()));
-                }
+                u.to_be_bytes(&q[span.clone()], span.start, self.bitpix == Bitpix::F64, dst);
             }
             (None, Values::Raw { bytes, width, float })
                 if width == elem && float == self.bitpix.is_float() && self.plio_offset == 0 =>
             {
-                out.extend_from_slice(&bytes);
+                dst.copy_from_slice(&bytes[span.start * elem..span.end * elem]);
             }
             (None, Values::Raw { bytes, width, float: true }) => {
                 if !self.bitpix.is_float() {
                     return Err(self.tile_error(k, "floating-point tile data in an integer image"));
                 }
-                let f: Vec<f64> = match width {
-                    4 => bytes.chunks_exact(4).map(|b| f32::from_be_bytes(b.try_into().unwrap()) as f64).collect(),
-                    8 => bytes.chunks_exact(8).map(|b| f64::from_be_bytes(b.try_into().unwrap())).collect(),
-                    w => return Err(self.tile_error(k, format!("{w}-byte values in a floating-point tile"))),
-                };
-                if self.bitpix == Bitpix::F32 {
-                    out.extend(f.iter().flat_map(|&v| (v as f32).to_be_bytes()));
-                } else {
-                    out.extend(f.iter().flat_map(|&v| v.to_be_bytes()));
+                let src = &bytes[span.start * width..span.end * width];
+                match (width, elem) {
+                    (4, 8) => {
+                        for (o, b) in dst.chunks_exact_mut(8).zip(src.chunks_exact(4)) {
+                            o.copy_from_slice(&(f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64).to_be_bytes());
+                        }
+                    }
+                    (8, 4) => {
+                        for (o, b) in dst.chunks_exact_mut(4).zip(src.chunks_exact(8)) {
+                            let v = f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                            o.copy_from_slice(&(v as f32).to_be_bytes());
+                        }
+                    }
+                    (w, _) => return Err(self.tile_error(k, format!("{w}-byte values in a floating-point tile"))),
                 }
             }
             (None, Values::Raw { bytes, width, float: false }) => {
-                let ints = raw_ints(&bytes, width);
-                self.store_ints(k, ints.iter().copied(), clip, out)?;
+                let ints = raw_ints(&bytes[span.start * width..span.end * width], width);
+                self.store_ints(k, ints.iter().copied(), clip, dst)?;
             }
-            (None, Values::I32(v)) => self.store_ints(k, v.iter().map(|&x| x as i64), clip, out)?,
-            (None, Values::I64(v)) => self.store_ints(k, v.iter().copied(), clip, out)?,
-        }
-        if out.len() != n * elem {
-            return Err(self.size_error(k, out.len() / elem.max(1), n));
+            (None, Values::I32(v)) => self.store_ints(k, v[span.clone()].iter().map(|&x| x as i64), clip, dst)?,
+            // HCOMPRESS values pass through 32 bits, as in cfitsio, then clip to the stored type.
+            (None, Values::I64(v)) => {
+                self.store_ints(k, v[span.clone()].iter().map(|&x| x as i32 as i64), clip, dst)?
+            }
         }
         Ok(())
     }
@@ -568,11 +594,12 @@ impl TiledImage {
         self.tile_error(k, CodecError::WrongSize { expected: n, got }.to_string())
     }
 
-    fn store_ints(&self, k: u64, ints: impl Iterator<Item = i64>, clip: bool, out: &mut Vec<u8>) -> Result<()> {
+    fn store_ints(&self, k: u64, ints: impl Iterator<Item = i64>, clip: bool, out: &mut [u8]) -> Result<()> {
         let off = self.plio_offset;
         macro_rules! store {
             ($t:ty) => {{
-                for v in ints {
+                const W: usize = std::mem::size_of::<$t>();
+                for (o, v) in out.chunks_exact_mut(W).zip(ints) {
                     let v = v + off;
                     let s = match <$t>::try_from(v) {
                         Ok(s) => s,
@@ -584,7 +611,7 @@ impl TiledImage {
                             ));
                         }
                     };
-                    out.extend_from_slice(&s.to_be_bytes());
+                    o.copy_from_slice(&s.to_be_bytes());
                 }
             }};
         }
@@ -617,7 +644,8 @@ impl Values {
     fn into_i32(self) -> std::result::Result<Vec<i32>, String> {
         match self {
             Values::I32(v) => Ok(v),
-            Values::I64(v) => Ok(v.into_iter().map(|x| x.clamp(i32::MIN as i64, i32::MAX as i64) as i32).collect()),
+            // As cfitsio's 64-bit HCOMPRESS decoder hands values on: truncated to 32 bits.
+            Values::I64(v) => Ok(v.into_iter().map(|x| x as i32).collect()),
             Values::Raw { bytes, width, .. } if width <= 4 => {
                 Ok(raw_ints(&bytes, width).into_iter().map(|x| x as i32).collect())
             }
@@ -626,8 +654,9 @@ impl Values {
     }
 }
 
-fn raw_width(len: usize, n: usize) -> Option<usize> {
-    [1, 2, 4, 8].into_iter().find(|&w| n.checked_mul(w) == Some(len))
+/// The width among `widths` that makes `len` bytes hold `n` values.
+fn raw_width(len: usize, n: usize, widths: &[usize]) -> Option<usize> {
+    widths.iter().copied().find(|&w| n.checked_mul(w) == Some(len))
 }
 
 fn raw_ints(bytes: &[u8], width: usize) -> Vec<i64> {

@@ -75,10 +75,27 @@ pub fn decode(input: &[u8], bytepix: usize, block: usize, out: &mut [i32]) -> Re
         return Ok(());
     }
     match bytepix {
-        1 => decode_width::<1>(input, block, out),
-        2 => decode_width::<2>(input, block, out),
-        _ => decode_width::<4>(input, block, out),
+        1 => decode_dispatch::<1>(input, block, out),
+        2 => decode_dispatch::<2>(input, block, out),
+        _ => decode_dispatch::<4>(input, block, out),
     }
+}
+
+/// Runs the decoder built for LZCNT/BMI where the processor has them (counting the unary
+/// prefix of each value is then one instruction).
+fn decode_dispatch<const B: usize>(input: &[u8], block: usize, out: &mut [i32]) -> Result<(), CodecError> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("lzcnt") && std::arch::is_x86_feature_detected!("bmi2") {
+        // SAFETY: the processor supports the features the function is compiled for.
+        return unsafe { decode_width_bmi::<B>(input, block, out) };
+    }
+    decode_width::<B>(input, block, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "lzcnt,bmi1,bmi2")]
+unsafe fn decode_width_bmi<const B: usize>(input: &[u8], block: usize, out: &mut [i32]) -> Result<(), CodecError> {
+    decode_width::<B>(input, block, out)
 }
 
 /// Encodes pixels with `block` pixels per block, producing the bytes cfitsio's `fits_rcomp_byte`
@@ -237,6 +254,7 @@ impl BitReader<'_> {
     }
 }
 
+#[inline(always)]
 fn decode_width<const B: usize>(input: &[u8], block: usize, out: &mut [i32]) -> Result<(), CodecError> {
     let code_bits = code_bits(B);
     let fs_max = fs_max(B);
