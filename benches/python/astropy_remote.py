@@ -19,7 +19,7 @@ t = time.perf_counter()
 with fits.open(url, use_fsspec=True, **kwargs) as h:
     if scenario == "header4":
         out = h[4].header
-    elif scenario == "cutout1":
+    elif scenario in ("cutout1", "rice_cutout"):
         out = np.asarray(h[1].section[1600:1950, 2000:2250])
     elif scenario == "cutout2":
         out = np.asarray(h[2].section[10:20, 30:50])

@@ -22,14 +22,24 @@ const LOCAL: [(&str, &str, f64, &str); 5] = [
     ("cube_plane0", "plane [0, :, :] of the cube", 1.0, "best"),
 ];
 
+/// Tile-compressed scenarios: (criterion name, description, target ratio to astropy).
+const COMPRESSED: [(&str, &str, f64); 2] = [
+    ("rice_sci_full_f32", "all of SCI, RICE_1 (8.6 MB file, 71 MB decoded)", 0.4),
+    ("rice_sci_cutout_350x250", "cutout [1600:1950, 2000:2250] of the RICE_1 SCI", 0.2),
+];
+
 pub(crate) fn run(args: &[String]) -> Result {
     let which = args.first().map(String::as_str).unwrap_or("local");
     match which {
-        "local" => local(),
+        "local" => local().and_then(|_| compressed()),
         "remote" => crate::bench_remote::run(),
         "write" => crate::bench_write::run(),
-        "all" => local().and_then(|_| crate::bench_remote::run()).and_then(|_| crate::bench_write::run()),
-        other => Err(format!("unknown benchmark set {other:?} (try: local, remote, write, all)")),
+        "compressed" => compressed(),
+        "all" => local()
+            .and_then(|_| compressed())
+            .and_then(|_| crate::bench_remote::run())
+            .and_then(|_| crate::bench_write::run()),
+        other => Err(format!("unknown benchmark set {other:?} (try: local, compressed, remote, write, all)")),
     }
 }
 
@@ -156,6 +166,51 @@ fn local() -> Result {
     )
     .map_err(|e| e.to_string())?;
     update_doc(&crate::root().join("docs/benchmarks.md"), "local", &section)?;
+    println!("{section}");
+    Ok(())
+}
+
+/// Local reads of the tile-compressed SCI against astropy (and fitsio, for reference).
+fn compressed() -> Result {
+    let data = crate::data_dir();
+    crate::gendata::run(&data, &[], false)?;
+    let rice = data.join("drc_rice.fits");
+    let python = venv()?;
+    cargo(&["bench", "--quiet", "-p", "fits-benches", "--bench", "compressed"])?;
+    let theirs = json_of(Command::new(&python).arg("benches/python/bench_compressed.py").arg(&rice).arg("10"))?;
+    let mut rows = Vec::new();
+    let mut results = Vec::new();
+    for (name, what, target) in COMPRESSED {
+        let ours = criterion_median("compressed", name)?;
+        let astropy = theirs["astropy"][name].as_f64().ok_or(format!("astropy result {name} missing"))?;
+        let fitsio = theirs["fitsio"][name].as_f64().ok_or(format!("fitsio result {name} missing"))?;
+        let ratio = ours / astropy;
+        let met = ratio <= target;
+        rows.push(format!(
+            "| {what} | {} | {} | {} | {ratio:.2}x astropy ({:.2}x fitsio) | ≤ {target}x astropy | {} |",
+            ms(ours),
+            ms(astropy),
+            ms(fitsio),
+            ours / fitsio,
+            if met { "yes" } else { "**no**" }
+        ));
+        results.push(json!({"scenario": name, "ours_s": ours, "astropy_s": astropy, "fitsio_s": fitsio, "ratio": ratio, "target": target, "met": met}));
+    }
+    let section = format!(
+        "Measured {date} on {machine}. Times are medians; the file in the page cache; every measurement opens the file and decodes into a native-endian float32 array.\n\n\
+         | scenario | ours | astropy | fitsio | ours / reference | target | met |\n|---|---|---|---|---|---|---|\n{}\n",
+        rows.join("\n"),
+        date = today(),
+        machine = machine(),
+    );
+    std::fs::create_dir_all(crate::root().join("target/bench-results")).ok();
+    let record = json!({"date": today(), "machine": machine(), "results": results});
+    std::fs::write(
+        crate::root().join("target/bench-results/compressed.json"),
+        serde_json::to_string_pretty(&record).unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
+    update_doc(&crate::root().join("docs/benchmarks.md"), "compressed", &section)?;
     println!("{section}");
     Ok(())
 }

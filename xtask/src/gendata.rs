@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 type Result<T> = std::result::Result<T, String>;
 
-/// The files gen-data can write.
-pub(crate) const FILES: [&str; 2] = ["drc_like.fits", "cube_int16.fits"];
+/// The files gen-data can write (in this order: drc_rice.fits is made from drc_like.fits).
+pub(crate) const FILES: [&str; 3] = ["drc_like.fits", "cube_int16.fits", "drc_rice.fits"];
 
 /// Writes the named files (all when `names` is empty) into `dir`, skipping those already present unless `force`.
 pub(crate) fn run(dir: &Path, names: &[String], force: bool) -> Result<Vec<PathBuf>> {
@@ -30,6 +30,7 @@ pub(crate) fn run(dir: &Path, names: &[String], force: bool) -> Result<Vec<PathB
         match name {
             "drc_like.fits" => drc_like(&tmp)?,
             "cube_int16.fits" => cube(&tmp)?,
+            "drc_rice.fits" => drc_rice(&dir.join("drc_like.fits"), &tmp)?,
             _ => unreachable!(),
         }
         std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -37,6 +38,27 @@ pub(crate) fn run(dir: &Path, names: &[String], force: bool) -> Result<Vec<PathB
         written.push(path);
     }
     Ok(written)
+}
+
+/// The SCI image of `drc_like.fits`, tile-compressed as fpack does by default (RICE_1, one
+/// row per tile, floats quantized at q = 4 with SUBTRACTIVE_DITHER_1), by our own `fits compress`.
+fn drc_rice(drc: &Path, out: &Path) -> Result<()> {
+    if !drc.exists() {
+        return Err(format!("{}: needed to make drc_rice.fits (run gen-data for it first)", drc.display()));
+    }
+    crate::util::cargo(&["build", "--release", "--quiet", "-p", "fits-cli"])?;
+    let fits = crate::root().join("target/release/fits");
+    crate::util::run(std::process::Command::new(&fits).arg("compress").arg(drc).arg(out).args([
+        "--hdu",
+        "SCI",
+        "--codec",
+        "rice",
+        "--tile",
+        "4220x1",
+        "-q",
+        "4",
+        "--overwrite",
+    ]))
 }
 
 /// A counter-based generator: the value at an index never depends on evaluation order.

@@ -18,7 +18,8 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   test                 install missing test tools, start test servers, run every test
   gen-data [--force] [FILE...]
-                       write the benchmark files into data/ (drc_like.fits, cube_int16.fits)
+                       write the benchmark files into data/ (drc_like.fits, cube_int16.fits,
+                       drc_rice.fits: SCI tile-compressed)
   bench [local|remote|write|all]
                        run the benchmarks against astropy/fitsio (local), astropy+fsspec/s3fs
                        (remote, through a 20 ms / 100 MB/s link) and astropy's writers (write);

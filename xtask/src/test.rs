@@ -3,7 +3,7 @@
 use crate::util::{Result, cargo, ensure_apt, have};
 
 pub(crate) fn run(args: &[String]) -> Result {
-    ensure_apt(&[("fitsverify", "fitsverify"), ("nginx", "nginx-light")])?;
+    ensure_apt(&[("fitsverify", "fitsverify"), ("fpack", "libcfitsio-bin"), ("nginx", "nginx-light")])?;
     crate::servers::ensure_garage()?;
     let servers = crate::servers::Servers::start()?;
     for (k, v) in &servers.env {

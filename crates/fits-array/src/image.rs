@@ -217,9 +217,13 @@ impl<D: Dimension> Section<D> {
         }
     }
 
-    /// Every byte range a read of this section fetches: for a tile-compressed image, the
+    /// Every byte range a read of this section needs: for a tile-compressed image, the
     /// touched tiles' table rows and then their heap bytes (reading the rows to find them);
     /// for other images, [`Section::byte_ranges`].
+    ///
+    /// From a remote source, a read of a compressed section also fetches a guess of where the
+    /// heap bytes lie together with the rows (saving a round trip when right): the touched
+    /// run of tiles' proportional share of the heap, and a quarter more each side.
     pub async fn tile_byte_ranges(&self) -> Result<Vec<Range<u64>>> {
         if !self.image.is_compressed() {
             return Ok(self.byte_ranges());

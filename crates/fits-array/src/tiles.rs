@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::fits::Hdu;
 use crate::plan::{AxisRange, check_bounds};
 use crate::read::output_vec;
+use bytes::Bytes;
 use fits_core::tiled::{TileRow, TiledImage};
 use fits_core::{Conversion, Element, decode_into};
 use rayon::prelude::*;
@@ -67,22 +68,35 @@ fn row_spans(tiles: &[u64]) -> Vec<(u64, u64)> {
 
 /// Reads the table rows of `tiles` and parses them.
 pub(crate) async fn read_rows(hdu: &Hdu, tiled: &TiledImage, tiles: &[u64]) -> Result<Vec<TileRow>> {
+    Ok(read_rows_and(hdu, tiled, tiles, None).await?.0)
+}
+
+/// Reads the table rows of `tiles`, and `extra` bytes in the same batch of requests (so in
+/// the same round trip), and parses the rows.
+async fn read_rows_and(
+    hdu: &Hdu,
+    tiled: &TiledImage,
+    tiles: &[u64],
+    extra: Option<Range<u64>>,
+) -> Result<(Vec<TileRow>, Option<Bytes>)> {
     let data_start = hdu.layout().data_start;
     let row_len = tiled.row_len() as u64;
     let spans = row_spans(tiles);
-    let ranges: Vec<Range<u64>> =
+    let mut ranges: Vec<Range<u64>> =
         spans.iter().map(|&(k, n)| data_start + k * row_len..data_start + (k + n) * row_len).collect();
     check_available(hdu, &ranges)?;
-    let blocks: Vec<bytes::Bytes> = match hdu.driver().as_sync() {
+    ranges.extend(extra);
+    let mut blocks: Vec<Bytes> = match hdu.driver().as_sync() {
         Some(sync) => ranges
             .iter()
             .map(|r| {
                 let mut buf = vec![0u8; (r.end - r.start) as usize];
-                sync.read_into(r.start, &mut buf).map(|_| bytes::Bytes::from(buf))
+                sync.read_into(r.start, &mut buf).map(|_| Bytes::from(buf))
             })
             .collect::<fits_io::Result<_>>()?,
         None => hdu.driver().read_ranges(&ranges).await?,
     };
+    let extra = if blocks.len() > spans.len() { blocks.pop() } else { None };
     let mut rows = Vec::with_capacity(tiles.len());
     for (&(first, n), block) in spans.iter().zip(&blocks) {
         for i in 0..n {
@@ -91,7 +105,34 @@ pub(crate) async fn read_rows(hdu: &Hdu, tiled: &TiledImage, tiles: &[u64]) -> R
             rows.push(row);
         }
     }
-    Ok(rows)
+    Ok((rows, extra))
+}
+
+/// Largest heap span fetched on a guess.
+const GUESS_MAX_BYTES: u64 = 32 << 20;
+
+/// Where the heap bytes of `tiles` probably lie, to fetch them in the same round trip as the
+/// tiles' rows: writers store tiles in order, so tile `k`'s bytes start near `k / n` of the
+/// heap. The guess spans the touched tiles' share of the heap and a quarter more on each side;
+/// it is made only when the tiles form a dense run (a sparse selection would waste bytes).
+fn heap_guess(hdu: &Hdu, tiled: &TiledImage, tiles: &[u64]) -> Option<Range<u64>> {
+    let (&first, &last) = (tiles.first()?, tiles.last()?);
+    let n = tiled.tile_count();
+    let heap = tiled.heap();
+    let heap_len = heap.end - heap.start;
+    if n < 2 || heap_len == 0 || (tiles.len() as u64) * 2 < last - first + 1 {
+        return None;
+    }
+    let share = |k: u64| (heap_len as u128 * k as u128 / n as u128) as u64;
+    let (lo, hi) = (share(first), share(last + 1));
+    let margin = ((hi - lo) / 4).max(16 << 10);
+    let (lo, hi) = (lo.saturating_sub(margin), (hi + margin).min(heap_len));
+    if hi - lo > GUESS_MAX_BYTES {
+        return None;
+    }
+    let start = hdu.layout().data_start + heap.start;
+    let available_end = hdu.layout().data_start + hdu.available_data();
+    Some(start + lo..(start + hi).min(available_end)).filter(|r| r.end > r.start)
 }
 
 fn check_available(hdu: &Hdu, ranges: &[Range<u64>]) -> Result<()> {
@@ -123,6 +164,10 @@ pub(crate) async fn tile_byte_ranges(hdu: &Hdu, tiled: &TiledImage, tiles: &[u64
         row_spans(tiles).iter().map(|&(k, n)| data_start + k * row_len..data_start + (k + n) * row_len).collect();
     out.extend(rows.iter().map(|r| heap_range(hdu, r)).filter(|r| r.end > r.start));
     Ok(out)
+}
+
+fn range_len(r: &Range<u64>) -> u64 {
+    r.end - r.start
 }
 
 /// A pointer to the output that tiles write through in parallel.
@@ -237,7 +282,9 @@ pub(crate) async fn read_tiled<T: Element>(
         return Ok(out);
     }
     let tiles = touched_tiles(tiled, selection);
-    let rows = read_rows(hdu, tiled, &tiles).await?;
+    // Remote sources fetch a guess of the heap bytes with the rows (one round trip fewer when right).
+    let guess = if hdu.driver().as_sync().is_none() { heap_guess(hdu, tiled, &tiles) } else { None };
+    let (rows, guessed) = read_rows_and(hdu, tiled, &tiles, guess.clone()).await?;
     let heap: Vec<Range<u64>> = rows.iter().map(|r| heap_range(hdu, r)).collect();
     check_available(hdu, &heap)?;
 
@@ -268,16 +315,34 @@ pub(crate) async fn read_tiled<T: Element>(
         return Ok(out);
     }
 
+    // Tiles whose bytes came with the guess are decoded at once; the others are fetched in batches.
+    let mut missing: Vec<usize> = Vec::new();
+    let mut found: Vec<(usize, Bytes)> = Vec::new();
+    for (i, r) in heap.iter().enumerate() {
+        match (&guess, &guessed) {
+            (Some(g), Some(bytes)) if g.start <= r.start && r.end <= g.end => {
+                found.push((i, bytes.slice((r.start - g.start) as usize..(r.end - g.start) as usize)));
+            }
+            _ => missing.push(i),
+        }
+    }
+    found.par_iter().with_min_len(4).try_for_each(|(i, bytes)| decode_one(&rows[*i], bytes))?;
+    drop(found);
     let mut at = 0;
-    while at < rows.len() {
+    while at < missing.len() {
         let mut end = at;
         let mut bytes = 0u64;
-        while end < rows.len() && (end == at || bytes + (heap[end].end - heap[end].start) <= BATCH_BYTES) {
-            bytes += heap[end].end - heap[end].start;
+        while end < missing.len() && (end == at || bytes + range_len(&heap[missing[end]]) <= BATCH_BYTES) {
+            bytes += range_len(&heap[missing[end]]);
             end += 1;
         }
-        let data = hdu.driver().read_ranges(&heap[at..end]).await?;
-        rows[at..end].par_iter().zip(&data).with_min_len(4).try_for_each(|(row, bytes)| decode_one(row, bytes))?;
+        let ranges: Vec<Range<u64>> = missing[at..end].iter().map(|&i| heap[i].clone()).collect();
+        let data = hdu.driver().read_ranges(&ranges).await?;
+        missing[at..end]
+            .par_iter()
+            .zip(&data)
+            .with_min_len(4)
+            .try_for_each(|(&i, bytes)| decode_one(&rows[i], bytes))?;
         at = end;
     }
     Ok(out)

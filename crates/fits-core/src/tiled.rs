@@ -343,6 +343,11 @@ impl TiledImage {
         self.rows
     }
 
+    /// The heap, relative to the HDU's data start.
+    pub fn heap(&self) -> Range<u64> {
+        self.heap_start..self.heap_start + self.heap_len
+    }
+
     /// Bytes of one table row.
     pub fn row_len(&self) -> usize {
         self.row_len
