@@ -316,3 +316,39 @@ async fn a_failed_part_aborts_the_upload() {
     assert!(gone.contains("not found"), "{gone}");
     assert_eq!(unfinished_uploads(&bucket), 0, "the multipart upload was aborted");
 }
+
+#[tokio::test]
+async fn tile_compressed_to_s3_in_parts() {
+    let Some(bucket) = bucket() else { return };
+    let _one_at_a_time = S3_LOCK.lock().await;
+    let url = format!("s3://{bucket}/writer-tests/compressed.fits");
+    let options = WriteOptions { part_size: 5 << 20, ..WriteOptions::default() };
+    let mut w = FitsWriter::create(&url, options).await.unwrap();
+    // Noise compresses badly: about 12 MB of heap, three parts, the header and rows held back.
+    let (rows, cols) = (1000usize, 3000usize);
+    let value = |i: usize| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) as i32;
+    let mut header = image_header(DType::I32, &[rows, cols], false);
+    header.push(Card::new("EXTNAME", "NOISE"));
+    let gzip = fits_core::compress::Compression {
+        algorithm: fits_core::tiled::Algorithm::Gzip1,
+        ..fits_core::compress::Compression::default()
+    };
+    w.begin_compressed_image(header, &gzip).await.unwrap();
+    let all: Vec<i32> = (0..rows * cols).map(value).collect();
+    for chunk in all.chunks(250_000) {
+        w.write(chunk).await.unwrap();
+    }
+    w.end_hdu().await.unwrap();
+    w.finish().await.unwrap();
+    let fits = Fits::open(&url).await.unwrap();
+    assert_eq!(fits.len(), 2);
+    assert!(fits.file_len() > 10 << 20, "{} bytes: more than two parts", fits.file_len());
+    checksums_ok(&fits).await;
+    let image = fits.image("NOISE").unwrap();
+    assert!(image.is_compressed());
+    let back: Vec<i32> = image.read::<i32>().await.unwrap().iter().copied().collect();
+    assert!(back == all, "the image reads back exactly");
+    let cut = image.section().slice(s![500..510, 2990..]).unwrap().read::<i32>().await.unwrap();
+    assert_eq!(cut[[3, 4]], value(503 * cols + 2994));
+    assert_eq!(unfinished_uploads(&bucket), 0);
+}

@@ -182,3 +182,21 @@ async fn float_options_and_refusals() {
     let bad = fits_cmd(&["compress", &s, &dir.path().join("y.fits").display().to_string(), "--tile", "0x3"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--tile"));
 }
+
+#[tokio::test]
+async fn compress_to_s3_and_decompress_from_it() {
+    let Ok(bucket) = std::env::var("FITS_TEST_S3_BUCKET") else {
+        assert!(
+            std::env::var_os("FITS_REQUIRE_TOOLS").is_none(),
+            "FITS_TEST_S3_BUCKET is required (run `cargo xtask test`)"
+        );
+        return;
+    };
+    let url = format!("s3://{bucket}/pack-tests/m13.fits.fz");
+    ok(&["compress", &corpus("m13.fits"), &url, "--overwrite"]);
+    let dir = tempfile::tempdir().unwrap();
+    let restored = dir.path().join("m13.fits");
+    ok(&["decompress", &url, &restored.display().to_string()]);
+    fitsverify(&restored);
+    assert!(images(&restored).await == images(Path::new(&corpus("m13.fits"))).await);
+}
