@@ -65,6 +65,19 @@ pub enum Error {
         hdu: usize,
     },
 
+    /// The memory for a read's output cannot be allocated (a header can declare any size).
+    #[error("{location}: HDU {hdu}: cannot allocate {bytes} bytes for a read of {elements} elements")]
+    OutOfMemory {
+        /// Path or URL.
+        location: String,
+        /// HDU index.
+        hdu: usize,
+        /// Elements asked for.
+        elements: usize,
+        /// Bytes they take.
+        bytes: u128,
+    },
+
     /// The operation is not available for this HDU.
     #[error("{location}: HDU {hdu}: {what} is not supported")]
     Unsupported {

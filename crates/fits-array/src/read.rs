@@ -44,7 +44,7 @@ pub(crate) async fn read_selection<T: Element>(
         }));
     }
     let n: usize = selection.iter().map(|s| s.len).product();
-    let mut out = output_vec::<T>(n);
+    let mut out = output_for::<T>(hdu, n)?;
     let runs = Runs::new(shape, elem, data_start, selection);
     fill(hdu, runs, conv, &mut out).await?;
     Ok(out)
@@ -63,20 +63,41 @@ pub(crate) fn selection_ranges(
 /// Outputs at least this large ask for transparent huge pages.
 const HUGE_PAGE_MIN: usize = 4 << 20;
 
-/// A zeroed output vector. Zeroed allocations come straight from the kernel
-/// (no pass over the memory here); large ones are advised to use huge pages
-/// before their first touch, which makes faulting them in several times cheaper.
-pub(crate) fn output_vec<T: Element>(n: usize) -> Vec<T> {
-    let mut v = vec![T::default(); n];
+/// A zeroed output vector, or `None` when the memory cannot be had. Zeroed allocations come
+/// straight from the kernel (no pass over the memory here); large ones are advised to use huge
+/// pages before their first touch, which makes faulting them in several times cheaper.
+pub(crate) fn output_vec<T: Element>(n: usize) -> Option<Vec<T>> {
+    if n == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<T>(n).ok()?;
+    // SAFETY: the layout has a non-zero size; a null result is handled.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: allocated by the global allocator with the layout of `n` elements of T, all zero
+    // bits, which is a valid value of every Element type (sealed to integers and floats).
+    let v = unsafe { Vec::from_raw_parts(ptr, n, n) };
     let bytes = n * std::mem::size_of::<T>();
     if bytes >= HUGE_PAGE_MIN {
-        let start = v.as_mut_ptr() as usize;
+        let start = v.as_ptr() as usize;
         let aligned = (start + 4095) & !4095;
         let len = (bytes - (aligned - start)) & !4095;
         // SAFETY: the range lies inside the allocation; MADV_HUGEPAGE changes only how it is backed.
         unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
     }
-    v
+    Some(v)
+}
+
+/// [`output_vec`], or an error naming the HDU and the size when the memory cannot be had.
+pub(crate) fn output_for<T: Element>(hdu: &Hdu, n: usize) -> Result<Vec<T>> {
+    output_vec(n).ok_or_else(|| crate::Error::OutOfMemory {
+        location: hdu.location().to_string(),
+        hdu: hdu.index(),
+        elements: n,
+        bytes: (n as u128) * std::mem::size_of::<T>() as u128,
+    })
 }
 
 async fn fill<T: Element>(hdu: &Hdu, runs: Runs, conv: &Conversion, out: &mut [T]) -> Result<()> {

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::fits::Hdu;
 use crate::plan::{AxisRange, check_bounds};
-use crate::read::output_vec;
+use crate::read::output_for;
 use bytes::Bytes;
 use fits_core::tiled::{TileRow, TiledImage};
 use fits_core::{Conversion, Element, decode_into};
@@ -277,9 +277,8 @@ pub(crate) async fn read_tiled<T: Element>(
         reason,
     })?;
     let n: usize = selection.iter().map(|s| s.len).product();
-    let mut out = output_vec::<T>(n);
     if n == 0 {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let tiles = touched_tiles(tiled, selection);
     // Remote sources fetch a guess of the heap bytes with the rows (one round trip fewer when right).
@@ -287,6 +286,8 @@ pub(crate) async fn read_tiled<T: Element>(
     let (rows, guessed) = read_rows_and(hdu, tiled, &tiles, guess.clone()).await?;
     let heap: Vec<Range<u64>> = rows.iter().map(|r| heap_range(hdu, r)).collect();
     check_available(hdu, &heap)?;
+    // Allocated once the rows are read and checked; a size no memory holds is an error.
+    let mut out = output_for::<T>(hdu, n)?;
 
     let mut out_strides = vec![1usize; selection.len()];
     for a in (0..selection.len().saturating_sub(1)).rev() {

@@ -307,13 +307,19 @@ impl TiledImage {
                 0
             };
 
-        let row_len = table.required_int("NAXIS1")? as u64;
-        let rows = table.required_int("NAXIS2")? as u64;
+        let count = |key: &str| -> Result<u64> {
+            let v = table.required_int(key)?;
+            u64::try_from(v).map_err(|_| Error::invalid(key, v, "cannot be negative"))
+        };
+        let (row_len, rows) = (count("NAXIS1")?, count("NAXIS2")?);
         let tiles = TileGrid { shape: shape.clone(), tile: tile.clone() }.count();
         if rows != tiles {
             return Err(Error::invalid("NAXIS2", rows, format!("the image has {tiles} tiles, one row each")));
         }
-        let table_len = row_len * rows;
+        let table_len = row_len.checked_mul(rows).filter(|&t| t <= data_len).ok_or_else(|| {
+            Error::invalid("NAXIS2", rows, format!("{rows} rows of {row_len} bytes exceed the data ({data_len} bytes)"))
+        })?;
+        let row_len = usize::try_from(row_len).map_err(|_| Error::invalid("NAXIS1", row_len, "too large"))?;
         let heap_start = match table.int("THEAP")? {
             Some(t) if t >= 0 && (t as u64) >= table_len && (t as u64) <= data_len => t as u64,
             Some(t) => return Err(Error::invalid("THEAP", t, format!("must lie between {table_len} and {data_len}"))),
@@ -324,7 +330,7 @@ impl TiledImage {
             grid: TileGrid { shape, tile },
             algorithm,
             quantization,
-            row_len: row_len as usize,
+            row_len,
             rows,
             heap_start,
             heap_len: data_len.saturating_sub(heap_start),
@@ -742,5 +748,69 @@ impl TileGrid {
             }
         }
         (row.max(1), rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Card, Value};
+
+    fn table(cards: &[(&str, Value)]) -> Header {
+        let mut h = Header::new();
+        for (k, v) in cards {
+            h.push(Card::new(k, v.clone()));
+        }
+        h
+    }
+
+    fn base(naxis1: i64, naxis2: i64, z: i64, t: i64) -> Header {
+        table(&[
+            ("XTENSION", "BINTABLE".into()),
+            ("BITPIX", 8i64.into()),
+            ("NAXIS", 2i64.into()),
+            ("NAXIS1", naxis1.into()),
+            ("NAXIS2", naxis2.into()),
+            ("PCOUNT", 0i64.into()),
+            ("GCOUNT", 1i64.into()),
+            ("TFIELDS", 1i64.into()),
+            ("TTYPE1", "COMPRESSED_DATA".into()),
+            ("TFORM1", "1PB".into()),
+            ("ZIMAGE", true.into()),
+            ("ZBITPIX", 16i64.into()),
+            ("ZNAXIS", 2i64.into()),
+            ("ZNAXIS1", z.into()),
+            ("ZNAXIS2", z.into()),
+            ("ZTILE1", t.into()),
+            ("ZTILE2", t.into()),
+            ("ZCMPTYPE", "RICE_1".into()),
+        ])
+    }
+
+    #[test]
+    fn absurd_table_sizes_are_errors_not_overflows() {
+        // 2^62 rows of 8 bytes: the product overflows 64 bits.
+        let e = TiledImage::from_header(&base(8, 1 << 62, 1 << 31, 1), 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("NAXIS2"), "{e}");
+        let e = TiledImage::from_header(&base(-8, 4, 2, 1), 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("NAXIS1"), "{e}");
+        // Rows that do not fit the data.
+        let e = TiledImage::from_header(&base(8, 4, 2, 1), 16).unwrap_err().to_string();
+        assert!(e.contains("exceed the data"), "{e}");
+        assert!(TiledImage::from_header(&base(8, 4, 2, 1), 32).is_ok());
+    }
+
+    #[test]
+    fn tile_grid_numbers_tiles_in_fits_order() {
+        let g = TileGrid { shape: vec![5, 7], tile: vec![2, 3] };
+        assert_eq!(g.grid(), vec![3, 3]);
+        assert_eq!(g.count(), 9);
+        // Tile 4 is the second tile of the second tile row.
+        assert_eq!(g.region(4), vec![2..4, 3..6]);
+        assert_eq!(g.region(8), vec![4..5, 6..7]);
+        assert_eq!(g.number(&[2, 2]), 8);
+        assert_eq!(g.len(8), 1);
+        assert_eq!(g.rows(4), (3, 2));
+        assert_eq!(TileGrid { shape: vec![4, 1, 6], tile: vec![2, 1, 6] }.rows(0), (6, 2));
     }
 }
