@@ -215,4 +215,10 @@ fn demo_runs_the_main_job() {
     assert!(text.contains("CHECKSUM valid, DATASUM valid"), "{text}");
     fitsverify(&dir.path().join("demo_cutout.fits"));
     fitsverify(&dir.path().join("demo_sample.fits"));
+    fitsverify(&dir.path().join("demo_sample.fits.fz"));
+    // The compressed copy's cutout: 350 tiles (one per row), close to the plain cutout.
+    let line = text.lines().find(|l| l.contains("tiles read in")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.trim_start().starts_with("350 tiles"), "{line}");
+    let diff: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(diff > 0.0 && diff < 0.002, "quantized at noise/4 (noise about 0.003): {line}");
 }
