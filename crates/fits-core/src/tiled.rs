@@ -813,4 +813,37 @@ mod tests {
         assert_eq!(g.rows(4), (3, 2));
         assert_eq!(TileGrid { shape: vec![4, 1, 6], tile: vec![2, 1, 6] }.rows(0), (6, 2));
     }
+
+    #[test]
+    fn zscale_zzero_and_zblank_as_keywords() {
+        let mut h = base(8, 1, 4, 4);
+        for (k, v) in [
+            ("ZBITPIX", Value::from(-32i64)),
+            ("ZNAXIS", 1i64.into()),
+            ("ZCMPTYPE", "GZIP_1".into()),
+            ("ZQUANTIZ", "NO_DITHER".into()),
+            ("ZSCALE", 0.5f64.into()),
+            ("ZZERO", 10.0f64.into()),
+            ("ZBLANK", (-5i64).into()),
+        ] {
+            h.set(k, v);
+        }
+        h.remove("ZNAXIS2");
+        h.remove("ZTILE2");
+        let heap =
+            codec::gzip::encode(&[0i32, 1, -5, 4].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<_>>(), 4, false);
+        let mut data = Vec::new();
+        data.extend_from_slice(&(heap.len() as i32).to_be_bytes());
+        data.extend_from_slice(&0i32.to_be_bytes());
+        data.extend_from_slice(&heap);
+        let t = TiledImage::from_header(&h, data.len() as u64).unwrap();
+        assert_eq!(t.quantization, Quantization::Quantized { dither: Dither::None, dither0: 1 });
+        let row = t.read_row(0, &data[..8]).unwrap();
+        let mut out = Vec::new();
+        t.decode(&row, &data[8..], &mut out).unwrap();
+        let v: Vec<f32> = out.chunks_exact(4).map(|b| f32::from_be_bytes(b.try_into().unwrap())).collect();
+        assert_eq!(v[..2], [10.0, 10.5]);
+        assert!(v[2].is_nan());
+        assert_eq!(v[3], 12.0);
+    }
 }
