@@ -30,14 +30,68 @@ use std::time::{Duration, Instant};
 const MULTI_SMALL: u64 = 256 * 1024;
 /// Ranges per multi-range request (keeps the header well under common 8 KiB limits).
 const MULTI_MAX_PARTS: usize = 200;
+/// Bytes a multi-range request carries at least before its ranges are spread over several
+/// requests in flight at once: a connection's throughput is capped (window over round trip),
+/// so a few hundred kilobytes arrive sooner over a few connections than over one.
+const MULTI_GROUP_BYTES: u64 = 64 * 1024;
 /// Gap merged when ranges can travel in one multi-range request: a separate part costs about
 /// 100 bytes of part headers, not a round trip, so only small gaps are worth reading through.
 const MULTI_COALESCE_GAP: u64 = 4096;
+
+/// The default client: timeouts, a large idle pool, redirects followed. A `plain` client (for
+/// `http://` URLs) loads no TLS roots and stops at a redirect to `https://`, for the driver to
+/// switch clients.
+fn build_client(url: &str, plain: bool) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .user_agent(concat!("fits-rs/", env!("CARGO_PKG_VERSION")))
+        .no_proxy();
+    builder = if plain {
+        builder.tls_certs_only(Vec::new()).redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.url().scheme() == "https" {
+                attempt.stop()
+            } else if attempt.previous().len() >= 10 {
+                attempt.error("too many redirects")
+            } else {
+                attempt.follow()
+            }
+        }))
+    } else {
+        builder.redirect(reqwest::redirect::Policy::limited(10))
+    };
+    builder
+        .build()
+        .map_err(|e| Error::Config { location: url.to_string(), reason: format!("cannot build an HTTP client: {e}") })
+}
+
+/// Whether a redirect answer points to an `https://` location.
+fn redirects_to_https(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|l| l.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")))
+}
+
+/// How many multi-range requests carry `n` small ranges of `bytes` in all: enough to keep each
+/// under [`MULTI_MAX_PARTS`], and more, up to `fan_out`, while each still carries
+/// [`MULTI_GROUP_BYTES`] and two ranges.
+fn multi_groups(n: usize, bytes: u64, fan_out: usize) -> usize {
+    let needed = n.div_ceil(MULTI_MAX_PARTS);
+    let by_bytes = (bytes / MULTI_GROUP_BYTES) as usize;
+    needed.max(by_bytes.min(fan_out).min(n / 2)).max(1)
+}
 
 /// Reads one object over HTTP(S).
 #[derive(Debug)]
 pub struct HttpDriver {
     client: reqwest::Client,
+    /// Whether `client` is the plain-HTTP client of an `http://` URL (no TLS roots loaded),
+    /// which hands redirects to `https://` back to the driver.
+    plain: bool,
+    /// The TLS client, built when a plain-HTTP source redirects to `https://`.
+    tls_client: std::sync::OnceLock<reqwest::Client>,
     url: reqwest::Url,
     location: String,
     retry: RetryConfig,
@@ -53,31 +107,31 @@ struct State {
     info: Option<ObjectInfo>,
     whole: Option<Bytes>,
     multi_unsupported: bool,
+    /// A plain-HTTP source redirected to `https://`: use the TLS client from now on.
+    use_tls: bool,
 }
 
 /// The outcome of one attempt.
 enum Attempt<T> {
     Done(T),
     Retry(Error, Option<Duration>),
+    /// Try again at once, without counting a retry (the client changed).
+    Again,
     Fatal(Error),
 }
 
 impl HttpDriver {
     /// A driver for `url` with a default client (rustls, HTTP/2 when offered, redirects followed).
+    ///
+    /// For an `http://` URL the client starts without TLS (loading the system's root
+    /// certificates costs a few milliseconds at every start); a redirect to `https://` switches
+    /// the driver to a TLS client, which follows it.
     pub fn new(url: &str) -> Result<HttpDriver> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(64)
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .user_agent(concat!("fits-rs/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .build()
-            .map_err(|e| Error::Config {
-                location: url.to_string(),
-                reason: format!("cannot build an HTTP client: {e}"),
-            })?;
-        HttpDriver::with_client(url, client)
+        let plain = url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+        let client = build_client(url, plain)?;
+        let mut driver = HttpDriver::with_client(url, client)?;
+        driver.plain = plain;
+        Ok(driver)
     }
 
     /// A driver for `url` using `client`.
@@ -89,6 +143,8 @@ impl HttpDriver {
         }
         Ok(HttpDriver {
             client,
+            plain: false,
+            tls_client: std::sync::OnceLock::new(),
             location: url.to_string(),
             url: parsed,
             retry: RetryConfig::default(),
@@ -170,6 +226,7 @@ impl HttpDriver {
             match attempt().await {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Fatal(e) => return Err(e),
+                Attempt::Again => {}
                 Attempt::Retry(e, retry_after) => {
                     let wait = self.retry.backoff(tries, retry_after, noise());
                     if tries >= self.retry.max_retries || started.elapsed() + wait > self.retry.retry_timeout {
@@ -284,12 +341,26 @@ impl HttpDriver {
                 detail: "If-Match failed (412)".into(),
             }),
             408 | 429 | 500..=599 => Attempt::Retry(self.err_http(status, "server busy or failing"), retry_after),
+            300..=399 if self.plain && !self.state().use_tls && redirects_to_https(headers) => {
+                self.state().use_tls = true;
+                Attempt::Again
+            }
             _ => Attempt::Fatal(self.err_http(status, "unexpected status")),
         }
     }
 
+    /// The client for the next request: the TLS one once a plain-HTTP source redirected to HTTPS.
+    fn client(&self) -> &reqwest::Client {
+        if self.plain && self.state().use_tls {
+            return self
+                .tls_client
+                .get_or_init(|| build_client(&self.location, false).unwrap_or_else(|_| self.client.clone()));
+        }
+        &self.client
+    }
+
     fn request(&self, range_header: &str) -> reqwest::RequestBuilder {
-        let mut req = self.client.get(self.url.clone()).header(header::RANGE, range_header);
+        let mut req = self.client().get(self.url.clone()).header(header::RANGE, range_header);
         if let Some(etag) = self.pinned_etag().filter(|e| !e.starts_with("W/")) {
             req = req.header(header::IF_MATCH, etag);
         }
@@ -340,6 +411,7 @@ impl HttpDriver {
                         size: whole.len() as u64,
                     }),
                     Attempt::Retry(e, r) => Attempt::Retry(e, r),
+                    Attempt::Again => Attempt::Again,
                     Attempt::Fatal(e) => Attempt::Fatal(e),
                 };
             }
@@ -433,6 +505,7 @@ impl HttpDriver {
                         }
                     }
                     Attempt::Retry(e, r) => Attempt::Retry(e, r),
+                    Attempt::Again => Attempt::Again,
                     Attempt::Fatal(Error::RangeNotSupported { .. }) => {
                         self.state().multi_unsupported = true;
                         Attempt::Done(None)
@@ -630,8 +703,13 @@ impl StorageDriver for HttpDriver {
         // Small requests travel together in multi-range requests; large ones go alone; all concurrently.
         let small: Vec<usize> =
             (0..requests.len()).filter(|&i| use_multi && requests[i].end - requests[i].start <= MULTI_SMALL).collect();
-        let mut jobs: Vec<Vec<usize>> =
-            if small.len() >= 2 { small.chunks(MULTI_MAX_PARTS).map(<[usize]>::to_vec).collect() } else { Vec::new() };
+        let mut jobs: Vec<Vec<usize>> = if small.len() >= 2 {
+            let bytes: u64 = small.iter().map(|&i| requests[i].end - requests[i].start).sum();
+            let groups = multi_groups(small.len(), bytes, self.options.fan_out);
+            small.chunks(small.len().div_ceil(groups)).map(<[usize]>::to_vec).collect()
+        } else {
+            Vec::new()
+        };
         let grouped: std::collections::HashSet<usize> = jobs.iter().flatten().copied().collect();
         jobs.extend((0..requests.len()).filter(|i| !grouped.contains(i)).map(|i| vec![i]));
         let results: Vec<(Vec<usize>, Vec<Bytes>)> = futures::stream::iter(jobs)
@@ -668,6 +746,19 @@ impl StorageDriver for HttpDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_range_groups() {
+        // Tiny ranges: one request, unless there are more than 200.
+        assert_eq!(multi_groups(200, 400, 16), 1);
+        assert_eq!(multi_groups(350, 700, 16), 2);
+        // 350 rows of 1000 bytes: spread over five connections of about 70 kB.
+        assert_eq!(multi_groups(350, 350_000, 16), 5);
+        // Never more than fan_out, never fewer than two ranges a request.
+        assert_eq!(multi_groups(1000, 100 << 20, 16), 16);
+        assert_eq!(multi_groups(3, 1 << 20, 16), 1);
+        assert_eq!(multi_groups(4, 1 << 20, 16), 2);
+    }
 
     #[test]
     fn content_ranges() {

@@ -218,3 +218,17 @@ async fn redirects_are_followed() {
     let log = server.requests();
     assert_eq!((log[0].path.as_str(), log[1].path.as_str()), ("/old.fits", "/moved.fits"));
 }
+
+#[tokio::test]
+async fn a_redirect_to_https_switches_to_the_tls_client() {
+    // The plain-HTTP client loads no TLS roots; a redirect to https:// hands over to the TLS
+    // client, which follows it (here to a closed port: a network error, not a 302 refused).
+    let server = Server::start(ServerConfig::default()).await.unwrap();
+    server.inject([Fault::Redirect("https://127.0.0.1:9/moved.fits".into())]);
+    let driver = HttpDriver::new(&server.url("/old.fits")).unwrap().with_retry(fast_retry());
+    let e = driver.read_head(100).await.unwrap_err().to_string();
+    assert!(!e.contains("302") && !e.contains("unexpected status"), "{e}");
+    // The plain client asked once and stopped at the redirect; the TLS client asked again.
+    let log = server.requests();
+    assert!(log.len() >= 2 && log.iter().all(|r| r.path == "/old.fits"), "{log:?}");
+}
