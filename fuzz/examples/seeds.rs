@@ -6,13 +6,12 @@
 //! Run from `fuzz/`: `cargo run --example seeds`. The output is deterministic.
 
 use fits_core::codec::{gzip, hcompress, plio, rice};
-use fits_core::tiled::TiledImage;
+use fits_core::tiled::{TileGrid, TiledImage, copy_region};
 use fits_core::{HduEntry, HduKind, IndexDecoder};
 use fits_fuzz::{
     CODEC_KEYS, DESCRIPTOR64, GZIP_COLUMN, GzipInput, HcompressInput, PlioInput, QUANTIZED, RiceInput, SMOOTH_OR_BZERO,
     TiledParams, ZBLANK_COLUMN,
 };
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -122,64 +121,6 @@ fn crop(m13: &[i64], shape: &[usize]) -> Vec<i64> {
     out
 }
 
-/// Tile regions of an image, numpy order, in tile order (FITS order: first axis fastest).
-fn regions(shape: &[usize], tile: &[usize]) -> Vec<Vec<Range<usize>>> {
-    let grid: Vec<usize> = shape.iter().zip(tile).map(|(&n, &t)| n.div_ceil(t)).collect();
-    let count: usize = grid.iter().product();
-    (0..count)
-        .map(|k| {
-            let mut rest = k;
-            let mut coords = vec![0; grid.len()];
-            for (c, &g) in coords.iter_mut().zip(&grid).rev() {
-                *c = rest % g;
-                rest /= g;
-            }
-            coords.iter().zip(tile).zip(shape).map(|((&c, &t), &n)| c * t..((c + 1) * t).min(n)).collect()
-        })
-        .collect()
-}
-
-/// The pixels of `region` of an image of `shape`, C order.
-fn extract(values: &[i64], shape: &[usize], region: &[Range<usize>]) -> Vec<i64> {
-    let mut strides = vec![1; shape.len()];
-    for a in (0..shape.len().saturating_sub(1)).rev() {
-        strides[a] = strides[a + 1] * shape[a + 1];
-    }
-    let mut out = Vec::new();
-    let mut idx: Vec<usize> = region.iter().map(|r| r.start).collect();
-    loop {
-        out.push(values[idx.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
-        let mut a = idx.len();
-        loop {
-            if a == 0 {
-                return out;
-            }
-            a -= 1;
-            idx[a] += 1;
-            if idx[a] < region[a].end {
-                break;
-            }
-            idx[a] = region[a].start;
-        }
-    }
-}
-
-/// The tile width and height HCOMPRESS sees (first FITS axis longer than one pixel, and the rest).
-fn hrows(region: &[Range<usize>]) -> (usize, usize) {
-    let mut row = 0;
-    let mut rows = 1;
-    for r in region.iter().rev() {
-        if r.len() > 1 {
-            if row == 0 {
-                row = r.len();
-            } else {
-                rows *= r.len();
-            }
-        }
-    }
-    (row.max(1), rows)
-}
-
 /// Stored values as big-endian bytes of ZBITPIX `bitpix`.
 fn stored_bytes(values: &[i64], bitpix: i64) -> Vec<u8> {
     values
@@ -196,7 +137,7 @@ fn stored_bytes(values: &[i64], bitpix: i64) -> Vec<u8> {
 }
 
 /// The compressed bytes of one tile and its element count in the heap column.
-fn encode_tile(p: &TiledParams, pixels: &[i64], region: &[Range<usize>]) -> Res<(Vec<u8>, usize)> {
+fn encode_tile(p: &TiledParams, pixels: &[i64], (nx, ny): (usize, usize)) -> Res<(Vec<u8>, usize)> {
     let bitpix = fits_fuzz::BITPIX[p.bitpix];
     let ints = || pixels.iter().map(|&v| v as i32).collect::<Vec<_>>();
     Ok(match fits_fuzz::CODECS[p.codec] {
@@ -214,7 +155,6 @@ fn encode_tile(p: &TiledParams, pixels: &[i64], region: &[Range<usize>]) -> Res<
             (z, n)
         }
         "HCOMPRESS_1" => {
-            let (nx, ny) = hrows(region);
             let z = hcompress::encode(pixels, nx, ny, 0)?;
             let n = z.len();
             (z, n)
@@ -234,12 +174,12 @@ fn encode_tile(p: &TiledParams, pixels: &[i64], region: &[Range<usize>]) -> Res<
 /// A `tiled` input: the parameters, then one row per tile, then the heap.
 fn tiled_seed(p: &TiledParams, values: &[i64]) -> Res<Vec<u8>> {
     let layout = p.layout(0);
-    let shape: Vec<usize> = p.axes.iter().rev().copied().collect();
-    let tile: Vec<usize> = p.tile.iter().rev().copied().collect();
+    let grid = TileGrid { shape: p.axes.iter().rev().copied().collect(), tile: p.tile.iter().rev().copied().collect() };
     let mut rows = vec![0u8; layout.row_len * layout.tiles];
     let mut heap = Vec::new();
-    for (k, region) in regions(&shape, &tile).iter().enumerate() {
-        let pixels = extract(values, &shape, region);
+    for k in 0..grid.count() as usize {
+        let mut pixels = Vec::new();
+        copy_region(&grid.shape, &grid.region(k as u64), values, &mut pixels);
         let row = &mut rows[k * layout.row_len..(k + 1) * layout.row_len];
         // With a GZIP_COMPRESSED_DATA column, every third tile is stored there (raw floats).
         if let Some(g) = layout.gzip.filter(|_| k % 3 == 1) {
@@ -248,7 +188,7 @@ fn tiled_seed(p: &TiledParams, values: &[i64]) -> Res<Vec<u8>> {
             layout.put_descriptor(row, g, z.len(), heap.len());
             heap.extend(z);
         } else {
-            let (z, n) = encode_tile(p, &pixels, region)?;
+            let (z, n) = encode_tile(p, &pixels, grid.rows(k as u64))?;
             layout.put_descriptor(row, layout.compressed, n, heap.len());
             heap.extend(z);
         }

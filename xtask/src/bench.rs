@@ -158,16 +158,8 @@ fn local() -> Result {
         date = today(),
         machine = machine(),
     );
-    std::fs::create_dir_all(crate::root().join("target/bench-results")).ok();
     let record = json!({"date": today(), "machine": machine(), "versions": versions, "results": results, "rss": {"ours": ours_rss, "astropy": astropy_rss}});
-    std::fs::write(
-        crate::root().join("target/bench-results/local.json"),
-        serde_json::to_string_pretty(&record).unwrap_or_default(),
-    )
-    .map_err(|e| e.to_string())?;
-    update_doc(&crate::root().join("docs/benchmarks.md"), "local", &section)?;
-    println!("{section}");
-    Ok(())
+    publish("local", &record, &section)
 }
 
 /// Local reads of the tile-compressed SCI against astropy (and fitsio, for reference).
@@ -203,16 +195,7 @@ fn compressed() -> Result {
         date = today(),
         machine = machine(),
     );
-    std::fs::create_dir_all(crate::root().join("target/bench-results")).ok();
-    let record = json!({"date": today(), "machine": machine(), "results": results});
-    std::fs::write(
-        crate::root().join("target/bench-results/compressed.json"),
-        serde_json::to_string_pretty(&record).unwrap_or_default(),
-    )
-    .map_err(|e| e.to_string())?;
-    update_doc(&crate::root().join("docs/benchmarks.md"), "compressed", &section)?;
-    println!("{section}");
-    Ok(())
+    publish("compressed", &json!({"date": today(), "machine": machine(), "results": results}), &section)
 }
 
 pub(crate) fn ms(s: f64) -> String {
@@ -224,8 +207,21 @@ pub(crate) fn today() -> String {
     out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
 }
 
+/// Records a benchmark set: its results as `target/bench-results/{key}.json`, its table in
+/// docs/benchmarks.md between the `{key}` markers, and on standard output.
+pub(crate) fn publish(key: &str, record: &Value, section: &str) -> Result {
+    let dir = crate::root().join("target/bench-results");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("{key}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(record).unwrap_or_default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    update_doc(&crate::root().join("docs/benchmarks.md"), key, section)?;
+    println!("{section}");
+    Ok(())
+}
+
 /// Replaces the text between `<!-- {key}:begin -->` and `<!-- {key}:end -->` in a document.
-pub(crate) fn update_doc(path: &Path, key: &str, body: &str) -> Result {
+fn update_doc(path: &Path, key: &str, body: &str) -> Result {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (begin, end) = (format!("<!-- {key}:begin -->"), format!("<!-- {key}:end -->"));
     let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) else {

@@ -3,7 +3,7 @@
 //! and with astropy + fsspec/s3fs (default settings) in the same run. Requests and bytes are
 //! counted by the link for both tools alike (bytes on the wire, HTTP headers included).
 
-use crate::bench::{json_of, machine, ms, today, update_doc, venv};
+use crate::bench::{json_of, machine, ms, publish, today, venv};
 use crate::servers::{BUCKET, Servers};
 use crate::util::{Result, cargo};
 use serde_json::{Value, json};
@@ -298,15 +298,11 @@ pub(crate) fn run() -> Result {
         versions["aiohttp"].as_str().unwrap_or("?"),
         rows.join("\n")
     );
-    std::fs::create_dir_all(crate::root().join("target/bench-results")).ok();
-    let record = json!({"date": today(), "machine": machine(), "versions": versions, "results": results});
-    std::fs::write(
-        crate::root().join("target/bench-results/remote.json"),
-        serde_json::to_string_pretty(&record).unwrap_or_default(),
-    )
-    .map_err(|e| e.to_string())?;
-    update_doc(&crate::root().join("docs/benchmarks.md"), "remote", &section)?;
-    println!("{section}");
+    publish(
+        "remote",
+        &json!({"date": today(), "machine": machine(), "versions": versions, "results": results}),
+        &section,
+    )?;
     drop(servers);
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())

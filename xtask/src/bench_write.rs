@@ -3,7 +3,7 @@
 //! mmap method, in one run; and ours uploaded to Garage. Wall time and peak memory of each whole
 //! process are measured alike (benches/python/rss.py). Our files are checked with fitsverify.
 
-use crate::bench::{json_of, machine, today, update_doc, venv};
+use crate::bench::{json_of, machine, publish, today, venv};
 use crate::servers::{BUCKET, Servers};
 use crate::util::{Result, cargo};
 use serde_json::{Value, json};
@@ -177,15 +177,6 @@ pub(crate) fn run() -> Result {
         PLANES as f64 * 968.0 / 1e9,
         rows.join("\n")
     );
-    std::fs::create_dir_all(crate::root().join("target/bench-results")).ok();
-    std::fs::write(
-        crate::root().join("target/bench-results/write.json"),
-        serde_json::to_string_pretty(&json!({"date": today(), "machine": machine(), "results": record}))
-            .unwrap_or_default(),
-    )
-    .map_err(|e| e.to_string())?;
-    update_doc(&crate::root().join("docs/benchmarks.md"), "write", &section)?;
     let _ = std::fs::remove_dir_all(&dir);
-    println!("{section}");
-    Ok(())
+    publish("write", &json!({"date": today(), "machine": machine(), "results": record}), &section)
 }

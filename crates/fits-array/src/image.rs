@@ -19,6 +19,8 @@ pub struct Image {
     hdu: Hdu,
     info: Arc<ImageInfo>,
     header: Arc<Header>,
+    /// The tile structure of a compressed image, when its table header describes one.
+    tiled: Option<Arc<TiledImage>>,
 }
 
 impl Image {
@@ -32,7 +34,11 @@ impl Image {
             _ => return Err(hdu.wrong_kind("an image")),
         };
         let info = info.map_err(|e| hdu.format_error(e))?;
-        Ok(Image { hdu, info: Arc::new(info), header: Arc::new(header) })
+        // Parsed once; a table the reader cannot use still shows its image (the error comes on reads).
+        let tiled = (*hdu.kind() == HduKind::CompressedImage)
+            .then(|| TiledImage::from_header(hdu.header(), hdu.layout().data_len).ok().map(Arc::new))
+            .flatten();
+        Ok(Image { hdu, info: Arc::new(info), header: Arc::new(header), tiled })
     }
 
     /// The HDU this image lives in.
@@ -86,11 +92,17 @@ impl Image {
     }
 
     /// The tile structure of a tile-compressed image (codec, tile shape, quantization).
-    pub fn tiled(&self) -> Result<TiledImage> {
+    pub fn tiled(&self) -> Result<Arc<TiledImage>> {
         if !self.is_compressed() {
             return Err(self.hdu.wrong_kind("a tile-compressed image"));
         }
-        TiledImage::from_header(self.hdu.header(), self.hdu.layout().data_len).map_err(|e| self.hdu.format_error(e))
+        match &self.tiled {
+            Some(t) => Ok(t.clone()),
+            // Parse again for the error, which names what is wrong.
+            None => TiledImage::from_header(self.hdu.header(), self.hdu.layout().data_len)
+                .map(Arc::new)
+                .map_err(|e| self.hdu.format_error(e)),
+        }
     }
 
     /// The whole image as a section, to slice further.

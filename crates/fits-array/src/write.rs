@@ -13,6 +13,7 @@ use crate::plan::{AxisRange, Runs};
 use bytes::BytesMut;
 use fits_core::checksum::{Checksum, set_checksums};
 use fits_core::compress::{Compression, EncodedTile, TileColumn, TileEncoder};
+use fits_core::tiled::copy_region;
 use fits_core::{Conversion, Element, HduKind, Header, ImageInfo, encode_physical};
 use fits_io::{LocalUpdate, LocalWrite, Upload};
 use ndarray::{ArrayView, Dimension, IxDyn, SliceArg};
@@ -454,43 +455,20 @@ impl TileWriter {
         }
     }
 
-    /// The stored bytes of tile `k`, gathered from the band that starts at `band_start` (element index).
+    /// The stored bytes of tile `k`, gathered from `band`, the stored bytes of the band holding it.
     fn gather(&self, k: u64, band: &[u8], elem: usize) -> Vec<u8> {
         let grid = &self.encoder.grid;
-        let region = grid.region(k);
-        let shape = &grid.shape;
-        let nd = shape.len();
-        let mut strides = vec![1usize; nd];
-        for a in (0..nd - 1).rev() {
-            strides[a] = strides[a + 1] * shape[a + 1];
-        }
-        let row0 = region[0].start - self.next_band_start_row(k);
-        let run = region[nd - 1].len() * elem;
+        let row_bytes = grid.shape[1..].iter().product::<usize>() * elem;
+        // The band as an array of its rows, the other axes, and the bytes of each pixel.
+        let shape: Vec<usize> =
+            std::iter::once(band.len() / row_bytes).chain(grid.shape[1..].iter().copied()).chain([elem]).collect();
+        let mut region = grid.region(k);
+        let first = self.next_band_start_row(k);
+        region[0] = region[0].start - first..region[0].end - first;
+        region.push(0..elem);
         let mut out = Vec::with_capacity(grid.len(k) * elem);
-        let mut idx: Vec<usize> = region.iter().map(|r| r.start).collect();
-        idx[0] = row0;
-        let ends: Vec<usize> =
-            region.iter().enumerate().map(|(a, r)| if a == 0 { row0 + r.len() } else { r.end }).collect();
-        let starts: Vec<usize> = idx.clone();
-        loop {
-            let at = idx.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>() * elem;
-            out.extend_from_slice(&band[at..at + run]);
-            if nd == 1 {
-                return out;
-            }
-            let mut a = nd - 1;
-            loop {
-                if a == 0 {
-                    return out;
-                }
-                a -= 1;
-                idx[a] += 1;
-                if idx[a] < ends[a] {
-                    break;
-                }
-                idx[a] = starts[a];
-            }
-        }
+        copy_region(&shape, &region, band, &mut out);
+        out
     }
 
     /// First image row (slowest axis) of the band holding tile `k`.

@@ -2,6 +2,9 @@
 //! reads back exactly (lossless) or within the quantization step (floats); the files pass
 //! fitsverify, carry valid checksums, and cfitsio's funpack decodes them to the same values.
 
+mod common;
+
+use common::{fitsverify, tool_ok};
 use fits_array::{Fits, FitsWriter, WriteOptions};
 use fits_core::compress::Compression;
 use fits_core::quantize::Dither;
@@ -10,26 +13,6 @@ use fits_core::write::image_header;
 use fits_core::{Card, DType, Header};
 use std::path::Path;
 use std::process::Command;
-
-fn tool_ok(name: &str) -> bool {
-    match Command::new(name).arg("-H").output() {
-        Ok(_) => true,
-        Err(e) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => panic!("{name} is required: {e}"),
-        Err(_) => {
-            eprintln!("{name} not installed: skipping its checks");
-            false
-        }
-    }
-}
-
-fn fitsverify(path: &Path) {
-    if !tool_ok("fitsverify") {
-        return;
-    }
-    let out = Command::new("fitsverify").arg("-q").arg(path).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && text.contains("verification OK"), "fitsverify {}: {text}", path.display());
-}
 
 /// Decodes `path` with funpack into a new file and returns its path (None without the tool).
 fn funpack(path: &Path) -> Option<std::path::PathBuf> {

@@ -1,7 +1,10 @@
 //! Against real servers started by `cargo xtask test`: nginx (HTTP ranges, multipart answers,
 //! ETags) and Garage (S3). Skipped without them, unless `FITS_REQUIRE_TOOLS` is set.
 
+mod common;
+
 use bytes::Bytes;
+use common::same_as_local;
 use fits_array::Fits;
 use fits_io::{ObjectDriver, RequestEvent, RequestObserver, StorageDriver};
 use std::path::PathBuf;
@@ -30,31 +33,6 @@ fn corpus_files() -> Vec<(String, PathBuf)> {
         .collect();
     v.sort();
     v
-}
-
-/// Every HDU's layout, header and values must equal the local file's.
-async fn same_as_local(local: &Fits, remote: &Fits, name: &str) -> usize {
-    assert_eq!(local.len(), remote.len(), "{name}");
-    let mut images = 0;
-    for (a, b) in local.hdus().iter().zip(remote.hdus()) {
-        assert_eq!(a.layout(), b.layout(), "{name}");
-        assert_eq!(a.header(), b.header(), "{name}");
-        if let (Ok(ia), Ok(ib)) = (a.image(), b.image()) {
-            if ia.is_compressed() || ia.is_empty() {
-                continue;
-            }
-            let bits =
-                |d: fits_array::ArrayData<ndarray::IxDyn>| d.to_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(ia.read_dyn().await.unwrap()),
-                bits(ib.read_dyn().await.unwrap()),
-                "{name} HDU {}",
-                a.index()
-            );
-            images += 1;
-        }
-    }
-    images
 }
 
 #[derive(Debug, Default)]

@@ -3,25 +3,15 @@
 
 mod common;
 
+use common::fitsverify;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use fits_array::{Fits, FitsWriter, RandomWriter, UpdateFile, WriteOptions};
 use fits_core::write::image_header;
 use fits_core::{Card, DType, Header};
 use ndarray::{Array, Array3, ArrayD, s};
-use std::path::Path;
 use std::process::Command;
-
-fn fitsverify(path: &Path) {
-    match Command::new("fitsverify").arg("-q").arg(path).output() {
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success() && text.contains("verification OK"), "fitsverify {}: {text}", path.display());
-        }
-        Err(e) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => panic!("fitsverify is required: {e}"),
-        Err(_) => eprintln!("fitsverify not installed: skipping the check of {}", path.display()),
-    }
-}
 
 /// Every HDU's CHECKSUM and DATASUM verify.
 async fn checksums_ok(fits: &Fits) {

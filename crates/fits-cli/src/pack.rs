@@ -1,6 +1,7 @@
 //! `fits compress` and `fits decompress`: tile-compress the images of a file (fpack's job) or
 //! restore them (funpack's), streamed band by band in bounded memory, other HDUs copied as they are.
 
+use crate::copy::{append_hdus, progress, select_hdus, span_len};
 use crate::source::Session;
 use anyhow::{Context, Result, bail};
 use fits::core::compress::Compression;
@@ -8,9 +9,9 @@ use fits::core::quantize::Dither;
 use fits::core::tiled::Algorithm;
 use fits::core::write::{image_header, is_structural};
 use fits::core::{Bitpix, HduKind, Header};
-use fits::{Fits, FitsWriter, Hdu, HduSelector, Image, WriteOptions};
+use fits::{FitsWriter, Hdu, Image, WriteOptions};
 use futures::{StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use ndarray::Slice;
 
 /// Uncompressed bytes read per band (two bands are in flight).
@@ -105,25 +106,12 @@ fn parse_tile(text: &str, ndim: usize) -> Result<Vec<usize>> {
     Ok(fits_order)
 }
 
-fn progress(total: u64) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
 /// Whether an HDU holds an uncompressed image with pixels.
 fn plain_image(hdu: &Hdu) -> Option<Image> {
     if !matches!(hdu.kind(), HduKind::Primary | HduKind::Image) {
         return None;
     }
     hdu.image().ok().filter(|i| !i.is_empty())
-}
-
-fn data_bytes(fits: &Fits) -> u64 {
-    fits.hdus().iter().map(|h| h.layout().data_len).sum()
 }
 
 pub(crate) async fn compress(
@@ -135,14 +123,8 @@ pub(crate) async fn compress(
     overwrite: bool,
 ) -> Result<()> {
     let fits = session.open(src).await?;
-    let mut chosen: Vec<usize> = if hdus.is_empty() {
-        (0..fits.len()).collect()
-    } else {
-        hdus.iter().map(|h| fits.hdu(HduSelector::parse(h)).map(|h| h.index())).collect::<fits::Result<_>>()?
-    };
-    chosen.sort_unstable();
-    chosen.dedup();
-    let bar = progress(chosen.iter().map(|&i| fits.hdus()[i].layout().data_len).sum());
+    let chosen = select_hdus(&fits, hdus)?;
+    let bar = progress(chosen.iter().map(|&i| span_len(&fits.hdus()[i])).sum());
     let mut w = FitsWriter::create(dst, WriteOptions { overwrite, ..WriteOptions::default() }).await?;
     let mut compressed = 0;
     let result = async {
@@ -160,9 +142,10 @@ pub(crate) async fn compress(
                     w.begin_compressed_image(hdu.header().clone(), &c).await?;
                     stream_image(&image, &mut w, 1, &bar).await?;
                     w.end_hdu().await?;
+                    bar.inc(span_len(hdu) - hdu.layout().data_len);
                     compressed += 1;
                 }
-                None => copy_hdu(&fits, hdu, &mut w, &bar).await?,
+                None => append_hdus(&fits, &mut w, &[i], &bar).await?,
             }
         }
         anyhow::Ok(())
@@ -173,13 +156,19 @@ pub(crate) async fn compress(
 
 pub(crate) async fn decompress(session: &mut Session, src: &str, dst: &str, overwrite: bool) -> Result<()> {
     let fits = session.open(src).await?;
-    let bar = progress(data_bytes(&fits));
     let mut w = FitsWriter::create(dst, WriteOptions { overwrite, ..WriteOptions::default() }).await?;
     // An empty primary HDU followed by a compressed primary image (ZSIMPLE) gives way to it.
     let skip_primary = fits.len() > 1
         && fits.hdus()[0].layout().data_len == 0
         && *fits.hdus()[1].kind() == HduKind::CompressedImage
         && fits.hdus()[1].header().contains("ZSIMPLE");
+    // Progress counts decoded pixel bytes for compressed images, the file's bytes for the rest.
+    let weight = |hdu: &Hdu| match hdu.image() {
+        Ok(image) if image.is_compressed() => (image.len() * image.bitpix().size()) as u64,
+        _ if skip_primary && hdu.index() == 0 => 0,
+        _ => span_len(hdu),
+    };
+    let bar = progress(fits.hdus().iter().map(weight).sum());
     let mut restored = 0;
     let result = async {
         for hdu in fits.hdus() {
@@ -188,7 +177,7 @@ pub(crate) async fn decompress(session: &mut Session, src: &str, dst: &str, over
             }
             bar.set_message(format!("HDU {}", hdu.index()));
             if *hdu.kind() != HduKind::CompressedImage {
-                copy_hdu(&fits, hdu, &mut w, &bar).await?;
+                append_hdus(&fits, &mut w, &[hdu.index()], &bar).await?;
                 continue;
             }
             let image = hdu.image()?;
@@ -234,30 +223,6 @@ fn plain_header(image: &Image, primary: bool) -> Header {
         h.push(card.clone());
     }
     h
-}
-
-/// Copies an HDU's header and data verbatim (padding completed if the file lacks it).
-async fn copy_hdu(fits: &Fits, hdu: &Hdu, w: &mut FitsWriter, bar: &ProgressBar) -> Result<()> {
-    let l = hdu.layout();
-    if hdu.available_data() < l.data_len {
-        bail!("{}: HDU {}: data cut short: the header announces {} bytes", fits.location(), hdu.index(), l.data_len);
-    }
-    if w.hdus() == 0 && hdu.index() != 0 {
-        bail!("{}: HDU {}: an extension cannot start the output file", fits.location(), hdu.index());
-    }
-    let end = l.data_start + l.data_span();
-    let mut at = l.header_start;
-    while at < end {
-        let stop = (at + BAND_BYTES as u64).min(end);
-        let have = stop.min(fits.file_len());
-        let mut bytes = if have > at { fits.driver().read_range(at..have).await?.to_vec() } else { Vec::new() };
-        bytes.resize((stop - at) as usize, 0);
-        w.append_raw(&bytes).await?;
-        at = stop;
-    }
-    bar.inc(l.data_len);
-    w.raw_hdus_done(1);
-    Ok(())
 }
 
 /// Streams an image's stored values into the open HDU of `w`, in bands of whole multiples of

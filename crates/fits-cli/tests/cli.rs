@@ -1,39 +1,12 @@
 //! The `fits` command against its contract: JSON forms checked with astropy's numbers, cutouts checked by fitsverify.
 
+mod common;
+
+use common::{corpus, fits, fitsverify, ok};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fits(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fits")).args(args).output().expect("run fits")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = fits(args);
-    assert!(out.status.success(), "fits {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-fn corpus(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus").join(name).display().to_string()
-}
 
 fn manifest() -> Value {
     serde_json::from_slice(&std::fs::read(corpus("manifest.json")).unwrap()).unwrap()
-}
-
-/// Runs fitsverify on a file; without the tool the check is skipped unless FITS_REQUIRE_TOOLS is set.
-fn fitsverify(path: &Path) {
-    match Command::new("fitsverify").arg("-q").arg(path).output() {
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success() && text.contains("verification OK"), "fitsverify {}: {text}", path.display());
-        }
-        Err(e) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => {
-            panic!("fitsverify is required: {e}")
-        }
-        Err(_) => eprintln!("fitsverify not installed: skipping the check of {}", path.display()),
-    }
 }
 
 #[test]

@@ -1,32 +1,10 @@
 //! `fits copy` between local files, HTTP and S3: identical bytes, valid selections, and failures
 //! that leave nothing behind.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn fits(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fits")).args(args).output().expect("run fits")
-}
-
-fn ok(args: &[&str]) {
-    let out = fits(args);
-    assert!(out.status.success(), "fits {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus").join(name)
-}
-
-fn fitsverify(path: &Path) {
-    match Command::new("fitsverify").arg("-q").arg(path).output() {
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success() && text.contains("verification OK"), "fitsverify {}: {text}", path.display());
-        }
-        Err(e) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => panic!("fitsverify is required: {e}"),
-        Err(_) => eprintln!("fitsverify not installed: skipping the check of {}", path.display()),
-    }
-}
+use common::{corpus_path as corpus, fits, fitsverify, ok};
+use std::process::Command;
 
 #[test]
 fn whole_files_copy_byte_for_byte_and_selections_are_valid() {

@@ -5,42 +5,10 @@
 use fits::core::{DType, write::image_header};
 use fits::{Fits, WriteOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn fits_cmd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fits")).args(args).output().expect("run fits")
-}
+mod common;
 
-fn ok(args: &[&str]) {
-    let out = fits_cmd(args);
-    assert!(out.status.success(), "fits {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn corpus(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus").join(name).display().to_string()
-}
-
-/// Runs a cfitsio tool; `None` when it is not installed (a failure if FITS_REQUIRE_TOOLS is set).
-fn tool(name: &str, args: &[&str]) -> Option<String> {
-    match Command::new(name).args(args).output() {
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{name} {args:?}: {text}");
-            Some(text)
-        }
-        Err(e) if std::env::var_os("FITS_REQUIRE_TOOLS").is_some() => panic!("{name} is required: {e}"),
-        Err(_) => {
-            eprintln!("{name} not installed: skipping its check");
-            None
-        }
-    }
-}
-
-fn fitsverify(path: &Path) {
-    if let Some(text) = tool("fitsverify", &["-q", &path.display().to_string()]) {
-        assert!(text.contains("verification OK"), "{text}");
-    }
-}
+use common::{corpus, fits as fits_cmd, fitsverify, ok, tool};
 
 /// The shape and physical values of every image with pixels.
 async fn images(path: &Path) -> Vec<(Vec<usize>, Vec<f64>)> {

@@ -457,7 +457,7 @@ fn hcompress_rows(rows: usize) -> usize {
 mod tests {
     use super::*;
     use crate::DType;
-    use crate::tiled::TiledImage;
+    use crate::tiled::{TiledImage, copy_region, paste_region};
     use crate::write::image_header;
 
     /// Compresses a whole image in memory and decodes it back through the reader's path.
@@ -466,27 +466,14 @@ mod tests {
         let mut enc = TileEncoder::new(&image, c).unwrap();
         let elem = dtype.storage().0.size();
         let grid = enc.grid.clone();
+        // Bytes as a last axis of length `elem`, so that regions copy whole pixels.
+        let byte_shape: Vec<usize> = shape.iter().copied().chain([elem]).collect();
+        let byte_region =
+            |k: u64| -> Vec<std::ops::Range<usize>> { grid.region(k).into_iter().chain([0..elem]).collect() };
         let tile_bytes = |k: u64| -> Vec<u8> {
-            let region = grid.region(k);
             let mut out = Vec::new();
-            let strides: Vec<usize> = (0..shape.len()).map(|a| shape[a + 1..].iter().product::<usize>()).collect();
-            let mut idx: Vec<usize> = region.iter().map(|r| r.start).collect();
-            loop {
-                let at: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();
-                out.extend_from_slice(&stored[at * elem..(at + 1) * elem]);
-                let mut a = shape.len();
-                loop {
-                    if a == 0 {
-                        return out;
-                    }
-                    a -= 1;
-                    idx[a] += 1;
-                    if idx[a] < region[a].end {
-                        break;
-                    }
-                    idx[a] = region[a].start;
-                }
-            }
+            copy_region(&byte_shape, &byte_region(k), stored, &mut out);
+            out
         };
         enc.choose_seed(&tile_bytes(0));
         let mut heap = Vec::new();
@@ -509,23 +496,7 @@ mod tests {
             let row = tiled.read_row(k, &data[r.start as usize..r.end as usize]).unwrap();
             let h = row.heap_range();
             tiled.decode(&row, &data[h.start as usize..h.end as usize], &mut tile).unwrap();
-            // Scatter the tile back (C order within its region).
-            let region = tiled.grid.region(k);
-            let strides: Vec<usize> = (0..shape.len()).map(|a| shape[a + 1..].iter().product::<usize>()).collect();
-            let mut idx: Vec<usize> = region.iter().map(|r| r.start).collect();
-            for px in tile.chunks_exact(elem) {
-                let at: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();
-                out[at * elem..(at + 1) * elem].copy_from_slice(px);
-                let mut a = shape.len();
-                while a > 0 {
-                    a -= 1;
-                    idx[a] += 1;
-                    if idx[a] < region[a].end {
-                        break;
-                    }
-                    idx[a] = region[a].start;
-                }
-            }
+            paste_region(&byte_shape, &byte_region(k), &tile, &mut out);
         }
         (out, header)
     }

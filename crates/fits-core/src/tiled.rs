@@ -657,7 +657,10 @@ impl Values {
             Values::I32(v) => Ok(v),
             // As cfitsio's 64-bit HCOMPRESS decoder hands values on: truncated to 32 bits.
             Values::I64(v) => Ok(v.into_iter().map(|x| x as i32).collect()),
-            Values::Raw { bytes, width, .. } if width <= 4 => {
+            Values::Raw { bytes, width: 4, .. } => {
+                Ok(bytes.chunks_exact(4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])).collect())
+            }
+            Values::Raw { bytes, width, .. } if width < 4 => {
                 Ok(raw_ints(&bytes, width).into_iter().map(|x| x as i32).collect())
             }
             Values::Raw { width, .. } => Err(format!("{width}-byte integers in a quantized tile")),
@@ -676,6 +679,50 @@ fn raw_ints(bytes: &[u8], width: usize) -> Vec<i64> {
         2 => bytes.chunks_exact(2).map(|b| i16::from_be_bytes([b[0], b[1]]) as i64).collect(),
         4 => bytes.chunks_exact(4).map(|b| i32::from_be_bytes(b.try_into().unwrap()) as i64).collect(),
         _ => bytes.chunks_exact(8).map(|b| i64::from_be_bytes(b.try_into().unwrap())).collect(),
+    }
+}
+
+/// Appends the elements of `region` of a C-order array of `shape` to `out`, in C order (a
+/// tile's pixels out of an image, for one). Runs along the last axis are copied whole.
+pub fn copy_region<T: Copy>(shape: &[usize], region: &[Range<usize>], src: &[T], out: &mut Vec<T>) {
+    for_each_run(shape, region, |at, n| out.extend_from_slice(&src[at..at + n]));
+}
+
+/// Writes `src`, the elements of `region` in C order, into a C-order array `dst` of `shape`
+/// (the inverse of [`copy_region`]).
+pub fn paste_region<T: Copy>(shape: &[usize], region: &[Range<usize>], src: &[T], dst: &mut [T]) {
+    let mut from = 0;
+    for_each_run(shape, region, |at, n| {
+        dst[at..at + n].copy_from_slice(&src[from..from + n]);
+        from += n;
+    });
+}
+
+/// Calls `f(offset, len)` for each run of `region` along the last axis, in C order.
+fn for_each_run(shape: &[usize], region: &[Range<usize>], mut f: impl FnMut(usize, usize)) {
+    let nd = shape.len();
+    if nd == 0 || region.iter().any(|r| r.is_empty()) {
+        return;
+    }
+    let mut strides = vec![1usize; nd];
+    for a in (0..nd - 1).rev() {
+        strides[a] = strides[a + 1] * shape[a + 1];
+    }
+    let mut idx: Vec<usize> = region.iter().map(|r| r.start).collect();
+    loop {
+        f(idx.iter().zip(&strides).map(|(i, s)| i * s).sum(), region[nd - 1].len());
+        let mut a = nd - 1;
+        loop {
+            if a == 0 {
+                return;
+            }
+            a -= 1;
+            idx[a] += 1;
+            if idx[a] < region[a].end {
+                break;
+            }
+            idx[a] = region[a].start;
+        }
     }
 }
 
@@ -798,6 +845,22 @@ mod tests {
         let e = TiledImage::from_header(&base(8, 4, 2, 1), 16).unwrap_err().to_string();
         assert!(e.contains("exceed the data"), "{e}");
         assert!(TiledImage::from_header(&base(8, 4, 2, 1), 32).is_ok());
+    }
+
+    #[test]
+    fn regions_copy_out_and_back() {
+        let shape = [3, 4, 5];
+        let image: Vec<u32> = (0..60).collect();
+        let region = [1..3, 0..2, 2..5];
+        let mut tile = Vec::new();
+        copy_region(&shape, &region, &image, &mut tile);
+        assert_eq!(tile, vec![22, 23, 24, 27, 28, 29, 42, 43, 44, 47, 48, 49]);
+        let mut back = vec![0u32; 60];
+        paste_region(&shape, &region, &tile, &mut back);
+        assert!(back.iter().enumerate().all(|(i, &v)| v == 0 || v == i as u32));
+        assert_eq!(back.iter().filter(|&&v| v != 0).count(), 12);
+        copy_region(&shape, &[0..1, 0..0, 0..5], &image, &mut tile);
+        assert_eq!(tile.len(), 12, "an empty region adds nothing");
     }
 
     #[test]

@@ -771,7 +771,7 @@ mod tests {
     #[test]
     fn multipart_bodies() {
         let data: Vec<u8> = (0..200u8).collect();
-        let body = Bytes::from(fits_netsim_like(&data, &[3..7, 100..150], "XyZ"));
+        let body = Bytes::from(fits_netsim::write_multipart(&data, &[3..7, 100..150], "XyZ", "application/fits"));
         let parts = parse_multipart(&body, "XyZ").unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].0, 3..7);
@@ -784,24 +784,5 @@ mod tests {
         }
         assert_eq!(multipart_boundary("multipart/byteranges; boundary=\"abc\""), Some("abc".into()));
         assert_eq!(multipart_boundary("application/octet-stream"), None);
-    }
-
-    /// The body a server writes (the same layout as fits-netsim's writer).
-    fn fits_netsim_like(data: &[u8], ranges: &[Range<u64>], boundary: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        for r in ranges {
-            out.extend_from_slice(
-                format!(
-                    "\r\n--{boundary}\r\nContent-Type: application/fits\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
-                    r.start,
-                    r.end - 1,
-                    data.len()
-                )
-                .as_bytes(),
-            );
-            out.extend_from_slice(&data[r.start as usize..r.end as usize]);
-        }
-        out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        out
     }
 }
