@@ -99,7 +99,13 @@ impl ObjectDriver {
         if let Some(e) = &endpoint {
             b = b.with_endpoint(e.clone());
             if e.starts_with("http://") {
-                b = b.with_allow_http(true);
+                // Every request goes to this plain-HTTP endpoint: loading the system's TLS roots
+                // (a file per certificate) would only delay the first request.
+                use object_store::ClientConfigKey;
+                use object_store::aws::AmazonS3ConfigKey;
+                b = b
+                    .with_allow_http(true)
+                    .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::NoSystemCertificates), "true");
             }
         }
         if let Some(r) = &options.region {
