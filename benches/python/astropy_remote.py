@@ -39,6 +39,7 @@ with fits.open(url, use_fsspec=True, **kwargs) as h:
     else:
         sys.exit(f"unknown scenario {scenario}")
 read = time.perf_counter() - t
+path = None
 if scenario == "header4":
     text = out.tostring(sep="\n")
 elif scenario in ("cutout1", "cutout2", "rice_cutout"):
@@ -55,6 +56,6 @@ else:
         "std": float(np.nanstd(a)),
     }
 wall = time.perf_counter() - t
-if scenario in ("cutout1", "cutout2", "rice_cutout"):
+if path:
     os.remove(path)
 print(json.dumps({"wall_s": wall, "read_s": read}))

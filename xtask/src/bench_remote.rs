@@ -202,8 +202,13 @@ fn link_round_trip(addr: &str, path: &str) -> Result<f64> {
         stream.read_exact(&mut byte).map_err(|e| format!("{addr}: reading a response body: {e}"))?;
         times.push(t.elapsed().as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok(median_of(&mut times))
+}
+
+/// The median of `values` (the upper one of an even count).
+fn median_of(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// One measured run: wall seconds, requests, bytes.
@@ -291,8 +296,7 @@ pub(crate) fn run() -> Result {
                 reads.push(v["read_s"].as_f64().unwrap_or(f64::NAN));
                 Ok(v["wall_s"].as_f64().unwrap_or(f64::NAN))
             })?;
-            reads.sort_by(f64::total_cmp);
-            let astropy_read = reads[reads.len() / 2];
+            let astropy_read = median_of(&mut reads);
             let ratio = ours.0 / astropy.0;
             let max_bytes = if sc.id == "rice_cutout" { Some(rice_budget) } else { sc.max_bytes };
             let bytes_ok = max_bytes.is_none_or(|m| ours.2 <= m);
